@@ -1,0 +1,46 @@
+"""`[[sql]]`: a custom assertion: the query must return no rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..api import CheckKind, Entry, Result, RunContext, Target, plural
+from ..config import EntryReader
+from .formatting import show_row
+
+
+@dataclass(frozen=True)
+class SqlOptions:
+    query: str
+
+
+class SqlCheck(CheckKind):
+    name = "sql"
+    summary = "custom SQL assertions: pass when the query returns no rows"
+    uses_database = True
+
+    def parse(self, reader: EntryReader) -> SqlOptions:
+        query = reader.required_string("query").strip().rstrip(";").strip()
+        if not query:
+            raise reader.error("query", "is empty")
+        return SqlOptions(query)
+
+    def default_name(self, options: SqlOptions, entry_index: int, database: str | None) -> str:
+        return f"{database}:{entry_index}"
+
+    def expand(self, entry: Entry) -> list[Target]:
+        return [Target(entry, subject="query", payload=entry.options)]
+
+    def run(self, target: Target, ctx: RunContext) -> Result:
+        options: SqlOptions = target.payload
+        assert target.entry.database is not None  # noqa: S101 - uses_database
+        with ctx.database(target.entry.database).session(ctx.timeout) as session:
+            result = session.query(options.query)
+        found = len(result.rows)
+        if not found:
+            return Result.ok("query returned no rows", rows=0)
+        return Result.fail(
+            f"query returned {plural(found, 'row')} (expected none)",
+            [show_row(result.columns, row) for row in result.rows[: ctx.samples]],
+            rows=found,
+        )

@@ -1,0 +1,598 @@
+"""Loading `deploygate.toml` into frozen dataclasses, with errors that name file, check and key.
+
+Plain Python: no pytest here. :func:`load_config` is the entry point; each check kind reads its
+own keys through an :class:`EntryReader`, which tracks what was read so that an unknown key is
+reported (with a suggestion) instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from functools import cached_property
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .api import Entry, Severity, Target
+from .db.url import DatabaseURL, parse_database_url
+from .secrets import Redactor
+
+if TYPE_CHECKING:
+    from .api import CheckKind
+
+T = TypeVar("T")
+
+DEFAULT_SAMPLES = 5
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_STATEMENT_TIMEOUT = 60.0
+CONFIG_FILENAME = "deploygate.toml"
+COMMON_KEYS = ("name", "severity", "marks", "timeout", "skip")
+SETTINGS_KEYS = ("samples", "timeout")
+DATABASE_KEYS = ("url", "connect_timeout", "statement_timeout")
+
+
+class ConfigError(Exception):
+    """A config problem, said in one line: `file: check: key "k": what is wrong`."""
+
+    def __init__(self, file: str, where: str, key: str | None, message: str) -> None:
+        self.file, self.where, self.key, self.message = file, where, key, message
+        parts = [file]
+        if where:
+            parts.append(where)
+        if key:
+            parts.append(f'key "{key}"')
+        super().__init__(": ".join([*parts, message]))
+
+
+class MissingVariable(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+# ---------------------------------------------------------------------------------------------
+# Durations and ${VAR} interpolation
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """`"500ms"` -> 0.5, `"26h"` -> 93600.0. Raises ValueError with the accepted forms."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f'"{text}" is not a duration (use e.g. "500ms", "30s", "10m", "26h", "7d")')
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def format_duration(seconds: float) -> str:
+    """The inverse of :func:`parse_duration`, for messages: 93600 -> "26h"."""
+    for unit in ("d", "h", "m", "s"):
+        value = seconds / _UNITS[unit]
+        if value >= 1 and value == int(value):
+            return f"{int(value)}{unit}"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    return f"{seconds:g}s"
+
+
+_VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
+
+
+def interpolate(text: str, environ: Mapping[str, str], used: dict[str, str] | None = None) -> str:
+    """Replace `${VAR}` and `${VAR:-default}` from `environ`; `$${` is a literal `${`.
+
+    Args:
+        text: the string from the config.
+        environ: where variables are read.
+        used: filled with the variables that were read from `environ` (their values are secrets).
+
+    Raises:
+        MissingVariable: a `${VAR}` without default whose variable is unset.
+        ValueError: a `${` that does not form a variable reference.
+    """
+    if "$" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        whole, name, default = match.group(0), match.group(1), match.group(2)
+        if whole == "$${":
+            return "${"
+        if name is None:
+            raise ValueError(f'"{text}" has a "${{" that is not ${{VAR}} or ${{VAR:-default}} (write $${{ for a literal)')
+        if name in environ:
+            if used is not None:
+                used[name] = environ[name]
+            return environ[name]
+        if default is not None:
+            return default
+        raise MissingVariable(name)
+
+    return _VARIABLE.sub(replace, text)
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean "query"?)` for a misspelt key, else the valid keys."""
+    choices = sorted(choices)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f' (did you mean "{close[0]}"?)'
+    if choices:
+        return " (valid keys: " + ", ".join(choices) + ")"
+    return ""
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "a list", dict: "a table"}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading one table
+
+
+class _Loading:
+    """State shared by every reader of one file: where it is, the environment, the secrets."""
+
+    def __init__(self, file: Path, display: str, environ: Mapping[str, str],
+                 databases: Mapping[str, DatabaseConfig] | None = None) -> None:
+        self.file = file
+        self.display = display
+        self.environ = environ
+        self.databases: Mapping[str, DatabaseConfig] = databases or {}
+        self.used: dict[str, str] = {}
+        self.secrets: list[str] = []
+
+
+class EntryReader:
+    """Typed, validating access to one config table; each getter marks its key as known.
+
+    Kinds call the getters in `CheckKind.parse`; after that, keys nobody read are reported as
+    unknown with a suggestion. Every error is a :class:`ConfigError` naming file, check and key.
+    """
+
+    def __init__(self, data: Mapping[str, Any], loading: _Loading, where: str, prefix: str = "") -> None:
+        self._data = data
+        self._loading = loading
+        self.where = where
+        self._prefix = prefix
+        self._known: set[str] = set()
+
+    # -- context -----------------------------------------------------------------------------
+    @property
+    def base_dir(self) -> Path:
+        """The config file's folder: relative paths are relative to it."""
+        return self._loading.file.parent
+
+    @property
+    def database_aliases(self) -> tuple[str, ...]:
+        return tuple(self._loading.databases)
+
+    def database_config(self, alias: str) -> DatabaseConfig:
+        return self._loading.databases[alias]
+
+    def error(self, key: str | None, message: str) -> ConfigError:
+        full = f"{self._prefix}{key}" if key else (self._prefix.rstrip(".") or None)
+        return ConfigError(self._loading.display, self.where, full, message)
+
+    def add_secret(self, value: str) -> None:
+        """Mark a value (a header value, a token) as never to be shown."""
+        self._loading.secrets.append(value)
+
+    def secret_variable(self, name: str) -> None:
+        """Mark an environment variable's value as a secret (e.g. one `[[environment]]` requires)."""
+        if name in self._loading.environ:
+            self._loading.used[name] = self._loading.environ[name]
+
+    # -- keys --------------------------------------------------------------------------------
+    def keys(self) -> list[str]:
+        return list(self._data)
+
+    def has(self, key: str) -> bool:
+        self._known.add(key)
+        return key in self._data
+
+    def known(self, *keys: str) -> None:
+        """Declare keys as valid without reading them (read elsewhere)."""
+        self._known.update(keys)
+
+    def unknown_keys(self, extra_known: Iterable[str] = ()) -> None:
+        known = self._known | set(extra_known)
+        for key in self._data:
+            if key not in known:
+                raise self.error(key, "unknown key" + suggest(key, known))
+
+    def raw(self, key: str) -> Any:
+        self._known.add(key)
+        return self._data.get(key)
+
+    def _typed(self, key: str, kinds: type | tuple[type, ...], what: str) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return None
+        # bool is an int in Python; TOML keeps them apart and so do we
+        if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+            raise self.error(key, f"expected {what}, got {_describe(value)}")
+        if not isinstance(value, kinds):
+            raise self.error(key, f"expected {what}, got {_describe(value)}")
+        return value
+
+    def _interpolate(self, key: str, text: str) -> str:
+        try:
+            return interpolate(text, self._loading.environ, self._loading.used)
+        except MissingVariable as exc:
+            raise self.error(key, f"environment variable {exc.name} is not set "
+                                  f"(set it, or write ${{{exc.name}:-default}})") from None
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def string(self, key: str, default: str | None = None, *, required: bool = False,
+               interpolate: bool = True) -> str | None:
+        value = self._typed(key, str, "a string")
+        if value is None:
+            if required:
+                raise self.error(key, "is required")
+            return default
+        return self._interpolate(key, value) if interpolate else value
+
+    def required_string(self, key: str, *, interpolate: bool = True) -> str:
+        value = self.string(key, required=True, interpolate=interpolate)
+        assert value is not None  # noqa: S101 - required=True raised otherwise
+        return value
+
+    def strings(self, key: str, default: Sequence[str] = (), *, interpolate: bool = True) -> tuple[str, ...]:
+        """A string or a list of strings."""
+        value = self.raw(key)
+        if value is None:
+            return tuple(default)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, f"expected a string or a list of strings, got {_describe(value)}")
+        return tuple(self._interpolate(key, v) if interpolate else v for v in value)
+
+    def integer(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
+        value = self._typed(key, int, "an integer")
+        if value is None:
+            return default
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return int(value)
+
+    def number(self, key: str, default: float | None = None) -> float | None:
+        value = self._typed(key, (int, float), "a number")
+        return default if value is None else float(value)
+
+    def boolean(self, key: str, default: bool = False) -> bool:
+        value = self._typed(key, bool, "true or false")
+        return default if value is None else bool(value)
+
+    def duration(self, key: str, default: float | None = None) -> float | None:
+        text = self.string(key)
+        if text is None:
+            return default
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise self.error(key, str(exc)) from None
+
+    def regex(self, key: str) -> str | None:
+        text = self.string(key, interpolate=False)
+        if text is not None:
+            self.check_regex(key, text)
+        return text
+
+    def check_regex(self, key: str, pattern: str) -> re.Pattern[str]:
+        try:
+            return re.compile(pattern)
+        except re.error as exc:
+            raise self.error(key, f"invalid regular expression {pattern!r}: {exc}") from None
+
+    def choice(self, key: str, choices: Sequence[str], default: str | None = None) -> str | None:
+        value = self.string(key, interpolate=False)
+        if value is None:
+            return default
+        if value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise self.error(key, f'"{value}" is not one of {", ".join(choices)}{hint}')
+        return value
+
+    def path(self, key: str, *, required: bool = False) -> Path | None:
+        """A path, relative to the config file's folder unless absolute."""
+        text = self.string(key, required=required)
+        if text is None:
+            return None
+        return (self.base_dir / text) if not os.path.isabs(text) else Path(text)
+
+    def string_table(self, key: str) -> dict[str, str]:
+        """A table of string values (headers, labels)."""
+        value = self._typed(key, dict, "a table")
+        if value is None:
+            return {}
+        for k, v in value.items():
+            if not isinstance(v, str):
+                raise self.error(f"{key}.{k}", f"expected a string, got {_describe(v)}")
+        return {k: self._interpolate(f"{key}.{k}", v) for k, v in value.items()}
+
+    def table(self, key: str) -> EntryReader | None:
+        """A nested table, read with its own reader (its keys reported as `key.sub`)."""
+        value = self._typed(key, dict, "a table")
+        if value is None:
+            return None
+        return EntryReader(value, self._loading, self.where, f"{self._prefix}{key}.")
+
+    def tables(self, key: str) -> list[tuple[str, EntryReader]]:
+        """A table of tables (`[rows.columns.slug]`), in file order."""
+        outer = self.table(key)
+        if outer is None:
+            return []
+        result = []
+        for name in outer.keys():
+            inner = outer.table(name)
+            assert inner is not None  # noqa: S101 - the key exists
+            result.append((name, inner))
+        return result
+
+    def database(self, key: str = "database") -> str:
+        """A database alias, checked against `[databases]`; optional when there is only one."""
+        aliases = self.database_aliases
+        value = self.string(key, interpolate=False)
+        if value is None:
+            if len(aliases) == 1:
+                return aliases[0]
+            if not aliases:
+                raise self.error(key, "is required, and no [databases.NAME] table is defined")
+            raise self.error(key, f"is required (databases: {', '.join(aliases)})")
+        if value not in aliases:
+            hint = suggest(value, aliases).replace("valid keys", "databases")
+            raise self.error(key, f'unknown database "{value}"{hint or " (no [databases.NAME] is defined)"}')
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole file
+
+
+@dataclass(frozen=True)
+class Settings:
+    samples: int = DEFAULT_SAMPLES
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    alias: str
+    url: DatabaseURL
+    connect_timeout: float
+    statement_timeout: float
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """A loaded config: its settings, databases, entries and their targets (in file order)."""
+
+    path: Path
+    display: str
+    settings: Settings
+    databases: Mapping[str, DatabaseConfig]
+    entries: tuple[Entry, ...]
+    targets: tuple[Target, ...]
+    secrets: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """Scrubs this gate's secrets from any text."""
+        return Redactor(self.secrets)
+
+
+_NAME = re.compile(r"^[^\[\]\s]+$")
+_MARK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _read_toml(path: Path, display: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(display, "", None, f"cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(display, "", None, f"invalid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict) or "deploygate" not in tool:
+            raise ConfigError(display, "", None, "has no [tool.deploygate] table")
+        section = tool["deploygate"]
+        if not isinstance(section, dict):
+            raise ConfigError(display, "[tool.deploygate]", None, "expected a table")
+        return section
+    return data
+
+
+def load_config(path: Path, kinds: Mapping[str, CheckKind], environ: Mapping[str, str] | None = None,
+                display: str | None = None) -> GateConfig:
+    """Read, interpolate, validate and expand a gate config.
+
+    Args:
+        path: `deploygate.toml`, another TOML file, or a `pyproject.toml` with `[tool.deploygate]`.
+        kinds: the registered check kinds, by table name.
+        environ: where `${VAR}` is read (default: `os.environ`).
+        display: how messages name the file (default: its path).
+
+    Raises:
+        ConfigError: anything wrong, in one line naming file, check and key.
+    """
+    environ = os.environ if environ is None else environ
+    display = display or str(path)
+    data = _read_toml(path, display)
+    in_pyproject = path.name == "pyproject.toml"
+    loading = _Loading(path, display, environ)
+
+    settings = _read_settings(data, loading, in_pyproject)
+    databases = _read_databases(data.get("databases"), loading)
+    loading.databases = databases
+
+    top_known = {"deploygate", "databases", *kinds, *(SETTINGS_KEYS if in_pyproject else ())}
+    for key in data:
+        if key not in top_known:
+            raise ConfigError(display, "", key, "unknown table" + suggest(key, top_known).replace(
+                "valid keys", "valid tables"))
+
+    entries: list[Entry] = []
+    for kind_name in data:
+        if kind_name not in kinds:
+            continue
+        tables = data[kind_name]
+        if isinstance(tables, dict):  # `[sql]` written for `[[sql]]`: one entry, as meant
+            tables = [tables]
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise ConfigError(display, f"[[{kind_name}]]", None, "expected tables ([[" + kind_name + "]])")
+        for index, table in enumerate(tables, start=1):
+            entries.append(_read_entry(kinds[kind_name], index, table, loading, settings))
+
+    targets = _expand(entries, kinds, display)
+    secrets = [*loading.used.values(), *loading.secrets,
+               *(db.url.password for db in databases.values() if db.url.password)]
+    return GateConfig(path, display, settings, databases, tuple(entries), targets,
+                      tuple(s for s in secrets if s))
+
+
+def _read_settings(data: Mapping[str, Any], loading: _Loading, in_pyproject: bool) -> Settings:
+    if in_pyproject:
+        section: Any = {k: v for k, v in data.items() if k in SETTINGS_KEYS}
+        where = "[tool.deploygate]"
+    else:
+        section = data.get("deploygate", {})
+        where = "[deploygate]"
+    if not isinstance(section, dict):
+        raise ConfigError(loading.display, where, None, "expected a table")
+    reader = EntryReader(section, loading, where)
+    samples = reader.integer("samples", DEFAULT_SAMPLES, minimum=0)
+    timeout = reader.duration("timeout", DEFAULT_TIMEOUT)
+    reader.unknown_keys()
+    assert samples is not None and timeout is not None  # noqa: S101 - defaults given
+    return Settings(samples, timeout)
+
+
+def _read_databases(section: Any, loading: _Loading) -> dict[str, DatabaseConfig]:
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(loading.display, "[databases]", None, "expected tables [databases.NAME]")
+    result = {}
+    for alias, table in section.items():
+        where = f"[databases.{alias}]"
+        if not isinstance(table, dict):
+            raise ConfigError(loading.display, where, None, "expected a table with a url")
+        if not _NAME.match(alias):
+            raise ConfigError(loading.display, where, None, "a database name cannot contain spaces or brackets")
+        reader = EntryReader(table, loading, where)
+        raw_url = reader.required_string("url")
+        try:
+            url = parse_database_url(raw_url, reader.base_dir)
+        except ValueError as exc:
+            raise reader.error("url", str(exc)) from None
+        connect_timeout = reader.duration("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+        statement_timeout = reader.duration("statement_timeout", DEFAULT_STATEMENT_TIMEOUT)
+        reader.unknown_keys()
+        assert connect_timeout is not None and statement_timeout is not None  # noqa: S101
+        result[alias] = DatabaseConfig(alias, url, connect_timeout, statement_timeout)
+    return result
+
+
+def _read_entry(kind: CheckKind, index: int, table: Mapping[str, Any], loading: _Loading,
+                settings: Settings) -> Entry:
+    given_name = table.get("name")
+    label = f"[[{kind.name}]] #{index}" + (f' "{given_name}"' if isinstance(given_name, str) else "")
+    reader = EntryReader(table, loading, label)
+
+    name = reader.string("name", interpolate=False)
+    if name is not None and not _NAME.match(name):
+        raise reader.error("name", f'"{name}" cannot contain spaces or brackets (it becomes the item id)')
+    severity: Severity = "warn" if reader.choice("severity", ("fail", "warn"), "fail") == "warn" else "fail"
+    marks = reader.strings("marks", interpolate=False)
+    for mark in marks:
+        if not _MARK.match(mark):
+            raise reader.error("marks", f'"{mark}" is not a valid mark name')
+    timeout = reader.duration("timeout", settings.timeout)
+    skip_value = reader.raw("skip")
+    if skip_value is None or skip_value is False:
+        skip = None
+    elif skip_value is True:
+        skip = "skipped in the config"
+    elif isinstance(skip_value, str):
+        skip = skip_value
+    else:
+        raise reader.error("skip", f"expected a reason (a string) or true, got {_describe(skip_value)}")
+    database = reader.database() if kind.uses_database else None
+
+    options = kind.parse(reader)
+    reader.unknown_keys()
+    assert timeout is not None  # noqa: S101 - default given
+    return Entry(
+        kind=kind.name, index=index,
+        name=name if name is not None else kind.default_name(options, index, database),
+        severity=severity, marks=marks, timeout=timeout, skip=skip, options=options,
+        source=loading.file, database=database,
+    )
+
+
+def _expand(entries: Sequence[Entry], kinds: Mapping[str, CheckKind], display: str) -> tuple[Target, ...]:
+    targets: list[Target] = []
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        try:
+            expanded = kinds[entry.kind].expand(entry)
+        except ConfigError as exc:  # kinds name the file by path; messages name it as the user does
+            raise ConfigError(display, exc.where, exc.key, exc.message) from None
+        for target in expanded:
+            other = seen.get(target.item_name)
+            if other is not None:
+                where = "the same entry" if other is entry else other.label
+                raise ConfigError(display, entry.label, "name",
+                                  f"duplicate id {target.item_name} (also from {where}); give it a distinct name")
+            seen[target.item_name] = entry
+            targets.append(target)
+    return tuple(targets)
+
+
+def entry_error(entry: Entry, key: str | None, message: str, display: str | None = None) -> ConfigError:
+    """A ConfigError about an entry, for kinds that find a problem while expanding it."""
+    return ConfigError(display or str(entry.source), entry.label, key, message)
+
+
+def find_config(rootdir: Path, option: str | None, ini: str | None) -> Path | None:
+    """Where the gate's config is: the option, the ini key, `deploygate.toml`, `pyproject.toml`."""
+    if option:
+        return Path(option).resolve()
+    if ini:
+        return (rootdir / ini).resolve()
+    candidate = rootdir / CONFIG_FILENAME
+    if candidate.is_file():
+        return candidate.resolve()
+    pyproject = rootdir / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            with pyproject.open("rb") as fh:
+                tool = tomllib.load(fh).get("tool", {})
+        except (OSError, tomllib.TOMLDecodeError):
+            return None
+        if isinstance(tool, dict) and "deploygate" in tool:
+            return pyproject.resolve()
+    return None

@@ -1,0 +1,125 @@
+"""The database layer: one read-only connection per database per process, opened on first use.
+
+Plain Python. A check asks the :class:`DatabasePool` for a :class:`Database` and opens a
+:class:`Session` (one read-only transaction, always rolled back) for its queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..api import CheckError
+
+if TYPE_CHECKING:
+    from ..config import DatabaseConfig
+    from ..secrets import Redactor
+
+
+class DatabaseUnavailable(CheckError):
+    """The database could not be reached; every check that needs it fails with this message."""
+
+
+class QueryError(CheckError):
+    """A query failed (syntax, permission, timeout, read-only violation)."""
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+class Session(Protocol):
+    """One read-only transaction on one database."""
+
+    dialect: str
+
+    def query(self, sql: str, params: Sequence[Any] | None = None, *, limit: int | None = None) -> QueryResult:
+        """Run one statement (never several); fetch at most `limit` rows when given."""
+
+    def stream(self, sql: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+        """Run one SELECT and yield its rows without holding them all in memory."""
+
+    def ident(self, *parts: str) -> str:
+        """A quoted, possibly schema-qualified identifier: `"public"."ads"`."""
+
+    @property
+    def placeholder(self) -> str:
+        """The parameter marker of this dialect: `%s` or `?`."""
+
+
+class Connector(Protocol):
+    def session(self, timeout: float) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class Database:
+    """A configured database; connects once, on first use, and remembers a failure to connect."""
+
+    def __init__(self, config: DatabaseConfig, redactor: Redactor) -> None:
+        self.config = config
+        self.alias = config.alias
+        self.dialect = config.url.dialect
+        self._redact = redactor
+        self._connector: Connector | None = None
+        self._failure: DatabaseUnavailable | None = None
+
+    @property
+    def display_url(self) -> str:
+        return self.config.url.display
+
+    def _connect(self) -> Connector:
+        if self._failure is not None:
+            raise self._failure
+        if self._connector is None:
+            try:
+                if self.dialect == "postgresql":
+                    from .postgres import PostgresConnector
+
+                    self._connector = PostgresConnector(self.config)
+                else:
+                    from .sqlite import SQLiteConnector
+
+                    self._connector = SQLiteConnector(self.config)
+            except DatabaseUnavailable as exc:
+                self._failure = DatabaseUnavailable(self._redact(
+                    f'cannot connect to database "{self.alias}" ({self.display_url}): {exc}'))
+                raise self._failure from None
+        return self._connector
+
+    @contextmanager
+    def session(self, timeout: float | None = None) -> Iterator[Session]:
+        """A read-only transaction whose statements stop after min(timeout, statement_timeout)."""
+        limit = self.config.statement_timeout if timeout is None else min(timeout, self.config.statement_timeout)
+        with self._connect().session(limit) as session:
+            yield session
+
+    def close(self) -> None:
+        if self._connector is not None:
+            self._connector.close()
+            self._connector = None
+
+
+class DatabasePool:
+    """The databases of one gate in one process (one xdist worker has its own)."""
+
+    def __init__(self, configs: Mapping[str, DatabaseConfig], redactor: Redactor) -> None:
+        self._configs = configs
+        self._redact = redactor
+        self._open: dict[str, Database] = {}
+
+    def get(self, alias: str) -> Database:
+        if alias not in self._open:
+            if alias not in self._configs:
+                raise CheckError(f'no database "{alias}" in the config')
+            self._open[alias] = Database(self._configs[alias], self._redact)
+        return self._open[alias]
+
+    def close(self) -> None:
+        for database in self._open.values():
+            database.close()
+        self._open.clear()
