@@ -8,6 +8,7 @@ user's conftest can override any of them.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,22 @@ def _runner_signature(fixtures: tuple[str, ...]) -> Any:
     return run_check
 
 
+_TABLE_HEADER = re.compile(r"^\s*\[\[\s*(?:tool\.deploygate\.)?([A-Za-z0-9_-]+)\s*\]\]")
+
+
+def entry_lines(text: str) -> dict[tuple[str, int], int]:
+    """(kind, index) -> 0-based line of its `[[kind]]` header, so reports can point at the entry."""
+    lines: dict[tuple[str, int], int] = {}
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines()):
+        match = _TABLE_HEADER.match(line)
+        if match:
+            kind = match.group(1)
+            seen[kind] = seen.get(kind, 0) + 1
+            lines[(kind, seen[kind])] = number
+    return lines
+
+
 class GateFile(pytest.File):
     """A gate config file (`deploygate.toml`, `pyproject.toml`, or any TOML given on the command line)."""
 
@@ -73,10 +90,13 @@ class GateFile(pytest.File):
             for mark in entry.marks:
                 self.config.addinivalue_line("markers", f"{mark}: declared in {gate.display}")
         runners = {name: _runner_signature(kind.fixtures) for name, kind in kinds.items()}
-        for target in gate.targets:
+        lines = entry_lines(self.path.read_text(encoding="utf-8"))
+        for order, target in enumerate(gate.targets):
+            entry = target.entry
             yield GateItem.from_parent(
-                self, name=target.item_name, callobj=runners[target.entry.kind],
-                target=target, gate=gate, kind=kinds[target.entry.kind],
+                self, name=target.item_name, callobj=runners[entry.kind],
+                target=target, gate=gate, kind=kinds[entry.kind], order=order,
+                line=lines.get((entry.kind, entry.index), 0),
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -88,8 +108,11 @@ class GateFile(pytest.File):
 class GateItem(pytest.Function):
     """One check of the gate: `deploygate.toml::rows[main.ads.slug:not_null]`."""
 
-    def __init__(self, *, target: Target, gate: GateConfig, kind: CheckKind, **kwargs: Any) -> None:
+    def __init__(self, *, target: Target, gate: GateConfig, kind: CheckKind, order: int = 0,
+                 line: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.line = line
+        self.order = order  # position in the config: reports follow it, whatever the xdist worker
         self.target = target
         self.gate = gate
         self.kind = kind
@@ -135,5 +158,17 @@ class GateItem(pytest.Function):
             return format_failure(excinfo.value.result)
         return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, self.name
+    @property
+    def id(self) -> Any:
+        """The structured node id, as pytest (>= 9) parses a stored nodeid string.
+
+        pytest builds a Function's structured id from its name, so `sql[x]` becomes one name,
+        while `--lf` and friends parse the stored string `...::sql[x]` into name `sql` and
+        params `x`: the two never match and `--lf` would rerun everything. Parsing our own
+        nodeid the same way makes them agree, with no private import.
+        """
+        own = super().id
+        return type(own).parse(self.nodeid)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.line, self.name

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ def record_for(item: GateItem, report: pytest.TestReport) -> dict[str, Any] | No
         return None
     return {
         "nodeid": report.nodeid,
+        "order": item.order,
         "kind": target.entry.kind,
         "id": target.id,
         "target": target.subject,
@@ -69,7 +70,7 @@ class GateReport:
         self.records[record["nodeid"]] = dict(record)
 
     def ordered(self) -> list[dict[str, Any]]:
-        return sorted(self.records.values(), key=lambda r: r["nodeid"])
+        return sorted(self.records.values(), key=lambda r: (r["nodeid"].split("::")[0], r["order"]))
 
     def counts(self) -> Counter[str]:
         return Counter(r["status"] for r in self.records.values())

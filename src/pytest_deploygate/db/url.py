@@ -39,7 +39,9 @@ def parse_database_url(url: str, base_dir: Path) -> DatabaseURL:
     if scheme in ("postgresql", "postgres"):
         parts = urlsplit("postgresql://" + rest)
         password = unquote(parts.password or "")
-        display = urlunsplit(parts._replace(netloc=_masked_netloc(parts.netloc)))
+        display = "postgresql://" + rest
+        if parts.password is not None:  # rebuilt only when there is a password: urlunsplit drops an empty host
+            display = urlunsplit(parts._replace(netloc=_masked_netloc(parts.netloc)))
         return DatabaseURL("postgresql", "postgresql://" + rest, display, password)
     if scheme == "sqlite":
         if not rest.startswith("/"):
