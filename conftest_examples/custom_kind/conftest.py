@@ -72,7 +72,7 @@ def pytest_deploygate_result(target: Target, result: Result, item: pytest.Item) 
 
 
 class DemoAPI(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         status = 200 if self.path == "/health" else 503
         body = b'{"status": "ok"}' if status == 200 else b'{"status": "down"}'
         self.send_response(status)

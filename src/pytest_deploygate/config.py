@@ -11,11 +11,11 @@ import difflib
 import os
 import re
 import tomllib
-from functools import cached_property
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .api import Entry, Severity, Target
 from .db.url import DatabaseURL, parse_database_url
@@ -242,6 +242,11 @@ class EntryReader:
         except ValueError as exc:
             raise self.error(key, str(exc)) from None
 
+    @overload
+    def string(self, key: str, default: str, *, required: bool = ..., interpolate: bool = ...) -> str: ...
+    @overload
+    def string(self, key: str, default: None = ..., *, required: bool = ..., interpolate: bool = ...) -> str | None: ...
+
     def string(self, key: str, default: str | None = None, *, required: bool = False,
                interpolate: bool = True) -> str | None:
         value = self._typed(key, str, "a string")
@@ -252,8 +257,9 @@ class EntryReader:
         return self._interpolate(key, value) if interpolate else value
 
     def required_string(self, key: str, *, interpolate: bool = True) -> str:
-        value = self.string(key, required=True, interpolate=interpolate)
-        assert value is not None  # noqa: S101 - required=True raised otherwise
+        value = self.string(key, interpolate=interpolate)
+        if value is None:
+            raise self.error(key, "is required")
         return value
 
     def strings(self, key: str, default: Sequence[str] = (), *, interpolate: bool = True) -> tuple[str, ...]:
@@ -267,6 +273,11 @@ class EntryReader:
             raise self.error(key, f"expected a string or a list of strings, got {_describe(value)}")
         return tuple(self._interpolate(key, v) if interpolate else v for v in value)
 
+    @overload
+    def integer(self, key: str, default: int, *, minimum: int | None = ...) -> int: ...
+    @overload
+    def integer(self, key: str, default: None = ..., *, minimum: int | None = ...) -> int | None: ...
+
     def integer(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
         value = self._typed(key, int, "an integer")
         if value is None:
@@ -275,6 +286,11 @@ class EntryReader:
             raise self.error(key, f"must be at least {minimum}, got {value}")
         return int(value)
 
+    @overload
+    def number(self, key: str, default: float) -> float: ...
+    @overload
+    def number(self, key: str, default: None = ...) -> float | None: ...
+
     def number(self, key: str, default: float | None = None) -> float | None:
         value = self._typed(key, (int, float), "a number")
         return default if value is None else float(value)
@@ -282,6 +298,11 @@ class EntryReader:
     def boolean(self, key: str, default: bool = False) -> bool:
         value = self._typed(key, bool, "true or false")
         return default if value is None else bool(value)
+
+    @overload
+    def duration(self, key: str, default: float) -> float: ...
+    @overload
+    def duration(self, key: str, default: None = ...) -> float | None: ...
 
     def duration(self, key: str, default: float | None = None) -> float | None:
         text = self.string(key)
@@ -303,6 +324,11 @@ class EntryReader:
             return re.compile(pattern)
         except re.error as exc:
             raise self.error(key, f"invalid regular expression {pattern!r}: {exc}") from None
+
+    @overload
+    def choice(self, key: str, choices: Sequence[str], default: str) -> str: ...
+    @overload
+    def choice(self, key: str, choices: Sequence[str], default: None = ...) -> str | None: ...
 
     def choice(self, key: str, choices: Sequence[str], default: str | None = None) -> str | None:
         value = self.string(key, interpolate=False)
@@ -344,9 +370,10 @@ class EntryReader:
         if outer is None:
             return []
         result = []
-        for name in outer.keys():
+        for name in outer.keys():  # noqa: SIM118 - a reader, not a dict: keys() is its API
             inner = outer.table(name)
-            assert inner is not None  # noqa: S101 - the key exists
+            if inner is None:  # `[rows.columns] slug = 1`: a value where a table belongs
+                raise outer.error(name, "expected a table")
             result.append((name, inner))
         return result
 
@@ -486,7 +513,6 @@ def _read_settings(data: Mapping[str, Any], loading: _Loading, in_pyproject: boo
     samples = reader.integer("samples", DEFAULT_SAMPLES, minimum=0)
     timeout = reader.duration("timeout", DEFAULT_TIMEOUT)
     reader.unknown_keys()
-    assert samples is not None and timeout is not None  # noqa: S101 - defaults given
     return Settings(samples, timeout)
 
 
@@ -511,7 +537,6 @@ def _read_databases(section: Any, loading: _Loading) -> dict[str, DatabaseConfig
         connect_timeout = reader.duration("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
         statement_timeout = reader.duration("statement_timeout", DEFAULT_STATEMENT_TIMEOUT)
         reader.unknown_keys()
-        assert connect_timeout is not None and statement_timeout is not None  # noqa: S101
         result[alias] = DatabaseConfig(alias, url, connect_timeout, statement_timeout)
     return result
 
@@ -544,7 +569,6 @@ def _read_entry(kind: CheckKind, index: int, table: Mapping[str, Any], loading: 
 
     options = kind.parse(reader)
     reader.unknown_keys()
-    assert timeout is not None  # noqa: S101 - default given
     return Entry(
         kind=kind.name, index=index,
         name=name if name is not None else kind.default_name(options, index, database),

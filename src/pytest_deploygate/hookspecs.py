@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 @pytest.hookspec
-def pytest_deploygate_kinds(config: pytest.Config) -> list[CheckKind]:
+def pytest_deploygate_kinds(config: pytest.Config) -> list[CheckKind]:  # type: ignore[empty-body]
     """Return check kinds to add to the gate (each a :class:`~pytest_deploygate.api.CheckKind`).
 
     Every implementation's list is used; the built-in kinds come from the plugin's own

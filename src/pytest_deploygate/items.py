@@ -17,6 +17,7 @@ import pytest
 
 from .api import CheckKind, Result, Target
 from .config import ConfigError, GateConfig, load_config
+from .runtime import GateRuntime
 
 KINDS_KEY = pytest.StashKey[dict[str, CheckKind]]()
 RESULT_KEY = pytest.StashKey[Result]()
@@ -134,6 +135,8 @@ class GateItem(pytest.Function):
 
     def runtest(self) -> None:
         runtime = self.funcargs[RUNTIME_FIXTURE]
+        if not isinstance(runtime, GateRuntime):
+            raise TypeError(f"the {RUNTIME_FIXTURE} fixture must give a GateRuntime, got {type(runtime).__name__}")
         fixtures = {name: self.funcargs[name] for name in self.kind.fixtures}
         context = runtime.context(self.gate, self.target, fixtures)
         result: Result = self.config.hook.pytest_deploygate_run_check(
@@ -156,7 +159,7 @@ class GateItem(pytest.Function):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
             return format_failure(excinfo.value.result)
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
     @property
     def id(self) -> Any:

@@ -111,7 +111,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> GateFile |
     state = parent.config.stash[STATE_KEY]
     resolved = file_path.resolve()
     if resolved == state.config_path or resolved in state.explicit_files:
-        return GateFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+        return GateFile.from_parent(parent, path=file_path)
     return None
 
 

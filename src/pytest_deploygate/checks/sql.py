@@ -33,8 +33,7 @@ class SqlCheck(CheckKind):
 
     def run(self, target: Target, ctx: RunContext) -> Result:
         options: SqlOptions = target.payload
-        assert target.entry.database is not None  # noqa: S101 - uses_database
-        with ctx.database(target.entry.database).session(ctx.timeout) as session:
+        with ctx.database(target.entry.database or "").session(ctx.timeout) as session:
             result = session.query(options.query)
         found = len(result.rows)
         if not found:

@@ -30,7 +30,7 @@ class PostgresConnector:
     """
 
     def __init__(self, config: DatabaseConfig) -> None:
-        params = conninfo_to_dict(config.url.conninfo)
+        params: dict[str, Any] = dict(conninfo_to_dict(config.url.conninfo))
         options = params.get("options") or ""
         params["options"] = f"{options} -c default_transaction_read_only=on".strip()
         params["connect_timeout"] = max(1, round(config.connect_timeout))

@@ -20,23 +20,24 @@ if TYPE_CHECKING:
 # What a reading query may do; anything else (INSERT, ATTACH, a pragma that sets, ...) is denied.
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 # Pragmas that only read (also reachable as table-valued functions: pragma_table_info(...)).
-_READ_PRAGMAS = {
+# Those in _ARGUMENT_PRAGMAS take an argument that names what to read, not a value to set.
+_ARGUMENT_PRAGMAS = {
     "table_info", "table_xinfo", "index_list", "index_info", "index_xinfo", "foreign_key_list",
+    "foreign_key_check", "integrity_check", "quick_check",
+}
+_READ_PRAGMAS = _ARGUMENT_PRAGMAS | {
     "collation_list", "database_list", "function_list", "table_list", "compile_options", "user_version",
     "schema_version", "application_id", "encoding", "page_count", "page_size", "freelist_count",
-    "foreign_key_check", "integrity_check", "quick_check",
 }
 
 
 def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
     if action in _ALLOWED:
         return sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_PRAGMA and arg1 is not None and arg1.lower() in _READ_PRAGMAS:
-        # `PRAGMA user_version = 5` passes a value: that is a write
-        if arg2 is None or arg1.lower() in {"table_info", "table_xinfo", "index_list", "index_info",
-                                            "index_xinfo", "foreign_key_list", "foreign_key_check",
-                                            "integrity_check", "quick_check"}:
-            return sqlite3.SQLITE_OK
+    pragma = (arg1 or "").lower()
+    # `PRAGMA user_version = 5` passes a value (arg2): that is a write
+    if action == sqlite3.SQLITE_PRAGMA and (pragma in _ARGUMENT_PRAGMAS or (pragma in _READ_PRAGMAS and arg2 is None)):
+        return sqlite3.SQLITE_OK
     return sqlite3.SQLITE_DENY
 
 

@@ -1,0 +1,87 @@
+"""Every example in conftest_examples/ runs, as a user would run it (a subprocess in its folder)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parent.parent / "conftest_examples"
+
+
+def copy_example(pytester: pytest.Pytester, name: str) -> Path:
+    shutil.copytree(EXAMPLES / name, pytester.path, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("demo.db", "public", "__pycache__", "*.xml", "*.md", "*.json"))
+    return pytester.path
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+
+
+def test_quickstart_passes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEMO_INCIDENT", raising=False)
+    copy_example(pytester, "quickstart")
+    result = run(pytester, "--deploygate", "-v")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*deploygate.toml::sql[[]ads-without-slug[]] PASSED*"])
+    assert "failed" not in result.stdout.lines[-1]
+
+
+def test_quickstart_fails_on_the_incident_naming_the_rows(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_INCIDENT", "1")
+    copy_example(pytester, "quickstart")
+    result = run(pytester, "--deploygate")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "query returned 3 rows (expected none)",
+        "  id=201, title=Vintage road bike, slug=NULL",
+        "  id=202, title=Dune, first edition, slug=''",
+        "FAILED deploygate.toml::sql[[]ads-without-slug[]] - query returned 3 rows (expected none)",
+    ])
+
+
+def test_quickstart_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_INCIDENT", "1")
+    copy_example(pytester, "quickstart")
+    serial = run(pytester, "--deploygate").parseoutcomes()
+    parallel = run(pytester, "--deploygate", "-n", "2").parseoutcomes()
+    assert serial == parallel
+    assert serial["failed"] >= 1
+
+
+def test_custom_kind_example(pytester: pytest.Pytester) -> None:
+    copy_example(pytester, "custom_kind")
+    result = run(pytester, "--deploygate", "-v", "--junitxml=junit.xml")
+    assert result.ret == pytest.ExitCode.OK
+    assert result.parseoutcomes() == {"passed": 1, "warned": 1}
+    result.stdout.fnmatch_lines([
+        "*http_status[[]health[]] PASSED*",
+        "WARN deploygate.toml::http_status[[]payments[]] - GET /payments: 503 (expected 200) in *ms",
+    ])
+    props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")}
+    assert props["observed_by"] == "custom_kind conftest"  # the result hook ran
+
+
+@pytest.mark.parametrize("ci_file", ["github-actions.yml", "gitlab-ci.yml"])
+def test_ci_examples_run_the_gate_and_produce_what_they_publish(pytester: pytest.Pytester, ci_file: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEMO_INCIDENT", raising=False)
+    text = (EXAMPLES / "ci" / ci_file).read_text()
+    commands = re.findall(r"(?:run:|- )\s*(pytest --deploygate[^\n]*)", text)
+    assert len(commands) == 1, "each CI example runs the gate once"
+    args = commands[0].split()[1:]
+    copy_example(pytester, "quickstart")
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.OK
+    for published in ("deploygate.xml", "deploygate.md"):
+        assert published in text
+        assert (pytester.path / published).is_file()
+    assert (pytester.path / "deploygate.md").read_text().startswith("## ✅ Deploy gate passed")
+    suite = ET.parse(pytester.path / "deploygate.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert suite.get("failures") == "0"
+    assert int(suite.get("tests", "0")) >= 3

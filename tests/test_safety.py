@@ -1,0 +1,248 @@
+"""SPEC's safety promises, one test each that fails if the promise breaks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+
+from .conftest import Gate, PostgresDatabase
+from .helpers import silent_server
+
+ADS = "CREATE TABLE ads (id int PRIMARY KEY, slug text); INSERT INTO ads VALUES (1, 'a-1'), (2, 'b-2');"
+
+
+def pg_gate(gate: Gate, pg: PostgresDatabase, checks: str, db_extra: str = "") -> None:
+    gate.config(f'[databases.main]\nurl = "{pg.url}"\n{db_extra}\n{checks}')
+
+
+# -- never writes: PostgreSQL ----------------------------------------------------------------
+
+
+def test_a_hostile_multi_statement_query_changes_nothing(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute(ADS)
+    pg_gate(gate, pg, '''
+        [[sql]]
+        name = "hostile"
+        query = "COMMIT; SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE; DELETE FROM ads"
+    ''')
+    result = gate.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*sql[[]hostile[]] - query failed: cannot insert multiple commands*"])
+    assert pg.scalar("SELECT count(*) FROM ads") == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "DELETE FROM ads RETURNING id",
+        "WITH gone AS (DELETE FROM ads RETURNING id) SELECT id FROM gone",
+        "UPDATE ads SET slug = NULL RETURNING id",
+        "SELECT nextval('ads_seq')",
+        "SELECT set_config('transaction_read_only', 'off', false)",
+    ],
+)
+def test_writing_queries_fail_their_check_and_change_nothing(gate: Gate, pg: PostgresDatabase, query: str) -> None:
+    pg.execute(ADS + "CREATE SEQUENCE ads_seq;")
+    pg_gate(gate, pg, f'[[sql]]\nname = "write"\nquery = "{query}"\n')
+    result = gate.run()
+    result.assert_outcomes(failed=1)
+    assert "query failed:" in result.stdout.str()
+    assert pg.scalar("SELECT count(*) FROM ads WHERE slug IS NOT NULL") == 2
+    assert pg.scalar("SELECT last_value FROM ads_seq") == 1
+    assert pg.scalar("SELECT is_called FROM ads_seq") is False
+
+
+def test_a_check_cannot_make_the_session_writable_for_the_next_one(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute(ADS)
+    pg_gate(gate, pg, '''
+        [[sql]]
+        name = "a-set-session"
+        query = "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE"
+        [[sql]]
+        name = "b-reset-default"
+        query = "SET default_transaction_read_only = off"
+        [[sql]]
+        name = "c-delete"
+        query = "DELETE FROM ads RETURNING id"
+    ''')
+    result = gate.run("-p", "no:randomly")
+    result.stdout.fnmatch_lines(["*sql[[]c-delete[]] - query failed: cannot execute DELETE in a read-only transaction*"])
+    assert pg.scalar("SELECT count(*) FROM ads") == 2
+
+
+def test_sessions_are_read_only_at_session_and_transaction_level(gate: Gate, pg: PostgresDatabase) -> None:
+    pg_gate(gate, pg, '''
+        [[sql]]
+        name = "read-only"
+        query = "SELECT 1 WHERE current_setting('default_transaction_read_only') <> 'on' OR current_setting('transaction_read_only') <> 'on'"
+    ''')
+    gate.run().assert_outcomes(passed=1)
+
+
+# -- never writes: SQLite --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("DELETE FROM ads", "query failed: *"),
+        ("UPDATE ads SET slug = NULL", "query failed: *"),
+        ("SELECT 1; DELETE FROM ads", "query failed: *one statement*"),
+        ("ATTACH DATABASE 'other.db' AS other", "query failed: not authorized (the gate only reads)"),
+        ("PRAGMA query_only = 0", "query failed: not authorized (the gate only reads)"),
+        ("CREATE TABLE x (id int)", "query failed: *"),
+    ],
+)
+def test_sqlite_is_opened_read_only(gate: Gate, query: str, message: str) -> None:
+    db = gate.sqlite("CREATE TABLE ads (id INTEGER PRIMARY KEY, slug TEXT); INSERT INTO ads VALUES (1, 'a-1');")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    gate.config(f'[databases.main]\nurl = "sqlite:///app.db"\n[[sql]]\nname = "w"\nquery = "{query}"\n')
+    result = gate.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*sql[[]w[]] - {message}"])
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert not (gate.path / "other.db").exists()
+
+
+# -- bounded ---------------------------------------------------------------------------------
+
+
+def test_statement_timeout_stops_a_slow_query(gate: Gate, pg: PostgresDatabase) -> None:
+    pg_gate(gate, pg, '[[sql]]\nname = "slow"\nquery = "SELECT 1 FROM pg_sleep(30)"\n',
+            db_extra='statement_timeout = "300ms"')
+    start = time.monotonic()
+    result = gate.run()
+    assert time.monotonic() - start < 10
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*sql[[]slow[]] - query cancelled after 300ms (statement timeout)"])
+
+
+def test_a_check_timeout_shorter_than_the_statement_timeout_wins(gate: Gate, pg: PostgresDatabase) -> None:
+    pg_gate(gate, pg, '[[sql]]\nname = "slow"\ntimeout = "200ms"\nquery = "SELECT 1 FROM pg_sleep(30)"\n')
+    result = gate.run()
+    result.stdout.fnmatch_lines(["*sql[[]slow[]] - query cancelled after 200ms (statement timeout)"])
+
+
+def test_sqlite_statement_timeout_interrupts_a_runaway_query(gate: Gate) -> None:
+    gate.sqlite("CREATE TABLE t (id INTEGER);")
+    gate.config('''
+        [databases.main]
+        url = "sqlite:///app.db"
+        statement_timeout = "200ms"
+        [[sql]]
+        name = "runaway"
+        query = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n WHERE i < 0"
+    ''')
+    start = time.monotonic()
+    result = gate.run()
+    assert time.monotonic() - start < 10
+    result.stdout.fnmatch_lines(["*sql[[]runaway[]] - query cancelled after 200ms (statement timeout)"])
+
+
+def test_an_unreachable_database_fails_each_check_once_without_reconnecting(gate: Gate) -> None:
+    with silent_server() as server:
+        gate.config(f'''
+            [databases.main]
+            url = "postgresql://app:pa55word-xyz@127.0.0.1:{server.port}/prod?sslmode=disable&gssencmode=disable"
+            connect_timeout = "2s"
+            [[sql]]
+            name = "one"
+            query = "SELECT 1"
+            [[sql]]
+            name = "two"
+            query = "SELECT 2"
+            [[sql]]
+            name = "three"
+            query = "SELECT 3"
+            [[environment]]
+            require = ["PATH"]
+        ''')
+        start = time.monotonic()
+        result = gate.run()
+        elapsed = time.monotonic() - start
+        assert server.connections == 1
+    assert elapsed < 2 * 2 + 2  # one connect_timeout, not three
+    result.assert_outcomes(passed=1, failed=3)
+    message = (f'cannot connect to database "main" (postgresql://app:***@127.0.0.1:{server.port}/prod'
+               '?sslmode=disable&gssencmode=disable): *timeout*')
+    result.stdout.fnmatch_lines([f"*sql[[]{name}[]] - {message}" for name in ("one", "two", "three")],
+                                consecutive=False)
+    assert "pa55word-xyz" not in result.stdout.str()
+
+
+def test_a_refused_connection_is_reported_at_once(gate: Gate) -> None:
+    gate.config('''
+        [databases.main]
+        url = "postgresql://app@127.0.0.1:1/prod"
+        [[sql]]
+        name = "q"
+        query = "SELECT 1"
+    ''')
+    result = gate.run()
+    result.stdout.fnmatch_lines(['*sql[[]q[]] - cannot connect to database "main" (postgresql://app@127.0.0.1:1/prod): *refused*'])
+
+
+def test_a_missing_sqlite_file_is_a_failed_check_not_a_new_file(gate: Gate) -> None:
+    gate.config('[databases.main]\nurl = "sqlite:///missing.db"\n[[sql]]\nname = "q"\nquery = "SELECT 1"\n')
+    result = gate.run()
+    result.stdout.fnmatch_lines(['*sql[[]q[]] - cannot connect to database "main" (sqlite:///missing.db): no SQLite file at *missing.db'])
+    assert not (gate.path / "missing.db").exists()
+
+
+# -- never leaks secrets ---------------------------------------------------------------------
+
+SECRET_PASSWORD = "Pg-Pa55word-0001"
+SECRET_TOKEN = "tok_live_abcdef123456"
+
+
+def test_secrets_never_appear_in_output_junit_or_reports(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_PASSWORD", SECRET_PASSWORD)
+    monkeypatch.setenv("API_TOKEN", SECRET_TOKEN)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_should_never_show")
+    gate.config('''
+        [databases.unreachable]
+        url = "postgresql://app:${DB_PASSWORD}@127.0.0.1:1/prod"
+        connect_timeout = "1s"
+        [databases.main]
+        url = "sqlite:///app.db"
+
+        [[sql]]
+        name = "down"
+        database = "unreachable"
+        query = "SELECT 1"
+
+        [[sql]]
+        name = "token-in-a-row"
+        database = "main"
+        query = "SELECT 'Bearer ${API_TOKEN}' AS header, 'sk_live_should_never_show' AS key"
+
+        [[sql]]
+        name = "token-warned"
+        database = "main"
+        severity = "warn"
+        query = "SELECT '${API_TOKEN}' AS token"
+
+        [[environment]]
+        require = ["STRIPE_SECRET_KEY"]
+        pattern = "^sk_test_"
+    ''')
+    gate.sqlite("CREATE TABLE t (id INTEGER);")
+    result = gate.run("-v", "-rA", "--junitxml=junit.xml", "--deploygate-report=report.json")
+    gate.run("--deploygate-report=report.md")
+    result.assert_outcomes(failed=3)
+    assert "1 warned" in result.stdout.str()
+    outputs = {
+        "terminal": result.stdout.str() + result.stderr.str(),
+        "junit": (gate.path / "junit.xml").read_text(),
+        "json": (gate.path / "report.json").read_text(),
+        "markdown": (gate.path / "report.md").read_text(),
+    }
+    for where, text in outputs.items():
+        for secret in (SECRET_PASSWORD, SECRET_TOKEN, "sk_live_should_never_show"):
+            assert secret not in text, f"{secret} leaked into the {where}"
+        assert "***" in text, f"nothing was masked in the {where}: the test proves nothing"
+    checks = {c["id"]: c for c in json.loads(outputs["json"])["checks"]}
+    assert checks["token-in-a-row"]["samples"] == ["header=Bearer ***, key=***"]
