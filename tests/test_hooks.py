@@ -157,3 +157,34 @@ def pytest_deploygate_kinds(config):
     gate.config("")
     result = gate.run()
     result.stderr.fnmatch_lines(['ERROR: deploygate: two check kinds are named "sql"'])
+
+
+def test_a_conftest_can_override_the_plugins_own_fixtures(gate: Gate) -> None:
+    gate.pytester.makeconftest('''
+import pytest
+import requests
+from pytest_deploygate import CheckKind, Result
+
+
+class SessionHeader(CheckKind):
+    name = "session_header"
+    fixtures = ("deploygate_http",)
+
+    def run(self, target, ctx):
+        session = ctx.fixtures["deploygate_http"]
+        return Result.fail(f"User-Agent is {session.headers['User-Agent']}")
+
+
+def pytest_deploygate_kinds(config):
+    return [SessionHeader()]
+
+
+@pytest.fixture(scope="session")
+def deploygate_http():
+    with requests.Session() as session:
+        session.headers["User-Agent"] = "our-proxy-aware-client"
+        yield session
+''')
+    gate.config("[[session_header]]\n")
+    result = gate.run()
+    result.stdout.fnmatch_lines(["FAILED *session_header[[]session_header1[]] - User-Agent is our-proxy-aware-client"])
