@@ -11,6 +11,7 @@ from ..api import CheckKind
 
 def builtin_kinds() -> list[CheckKind]:
     from .environment import EnvironmentCheck
+    from .rows import RowsCheck
     from .sql import SqlCheck
 
-    return [SqlCheck(), EnvironmentCheck()]
+    return [SqlCheck(), EnvironmentCheck(), RowsCheck()]

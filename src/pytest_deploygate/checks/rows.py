@@ -1,0 +1,558 @@
+"""`[[rows]]`: data rules on big tables, in about the time of one scan per table.
+
+Every rule is an item (`rows[main.ads.slug:not_null]`), but the items of one (database, table,
+where) share their work: the aggregate rules of all of them are counted in one
+`count(*) FILTER (WHERE ...)` scan, run by whichever item comes first in the process and kept in
+the run's memo; `unique` is one GROUP BY (or nothing, when a unique index already says so);
+`references` is one anti-join. Samples are fetched only for a failing rule, `LIMIT samples`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..api import CheckError, CheckKind, Entry, Result, RunContext, Severity, Target, count, plural
+from ..config import EntryReader, format_duration
+from ..db import Session
+from . import rows_sql
+from .formatting import show_row, show_value
+from .rows_sql import Aggregate, Column, Dialect
+
+#: column rules, in the order their items appear
+COLUMN_RULES = ("not_null", "not_empty", "pattern", "min", "max", "min_length", "max_length",
+                "allowed", "unique", "references")
+#: table rules, in the order their items appear (before the column rules)
+TABLE_RULES = ("min_rows", "max_rows", "fresh")
+#: column rules counted in the shared scan; the others are queries of their own
+SCAN_RULES = frozenset(COLUMN_RULES) - {"unique", "references"}
+_BOOLEAN_RULES = ("not_null", "not_empty", "unique")
+_SCALARS = (str, int, float, dt.date, dt.datetime, dt.time)
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """One rule on one column: `slug:not_null`, `slug:pattern`, `category_id:references`."""
+
+    column: str
+    rule: str
+    value: Any
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class Freshness:
+    column: str
+    max_age: float
+
+
+@dataclass(frozen=True)
+class TableRule:
+    """One rule on the table: `min_rows`, `max_rows`, `fresh`."""
+
+    rule: str
+    value: Any  # an int, or a Freshness
+    severity: Severity | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """`references = "categories.id"`: the table (maybe schema-qualified) and its column."""
+
+    table: tuple[str, ...]
+    column: str
+
+    def __str__(self) -> str:
+        return ".".join((*self.table, self.column))
+
+
+@dataclass(frozen=True)
+class RowsOptions:
+    table: tuple[str, ...]
+    where: str | None
+    key: tuple[str, ...]
+    table_rules: tuple[TableRule, ...]
+    column_rules: tuple[ColumnRule, ...]
+
+    @property
+    def table_name(self) -> str:
+        return ".".join(self.table)
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def _split_name(reader: EntryReader, key: str, text: str, *, parts: tuple[int, int]) -> tuple[str, ...]:
+    names = tuple(text.split("."))
+    if not (parts[0] <= len(names) <= parts[1]) or not all(n.strip() for n in names):
+        shapes = {(1, 2): '"table" or "schema.table"', (2, 3): '"table.column" or "schema.table.column"'}
+        raise reader.error(key, f'"{text}" is not {shapes[parts]}')
+    return names
+
+
+def _severity(reader: EntryReader) -> Severity | None:
+    value = reader.choice("severity", ("fail", "warn"))
+    return None if value is None else ("warn" if value == "warn" else "fail")
+
+
+def _rule_reader(reader: EntryReader, rule: str) -> tuple[EntryReader, str, Severity | None] | None:
+    """Where a rule's value is read: the key itself, or `value` of its table form.
+
+    Every rule may be written `rule = { value = ..., severity = "warn" }` for a per-rule severity
+    (`value` may be left out for the true/false rules).
+    """
+    if not reader.has(rule):
+        return None
+    if isinstance(reader.raw(rule), dict) and rule != "fresh":
+        sub = reader.table(rule)
+        if sub is None:  # not reached: the value is a table
+            return None
+        severity = _severity(sub)
+        if rule in _BOOLEAN_RULES and not sub.has("value"):
+            sub.unknown_keys()
+            return sub, "", severity
+        if not sub.has("value"):
+            raise sub.error("value", "is required in the table form of a rule")
+        return sub, "value", severity
+    return reader, rule, None
+
+
+def _parse_column_rule(reader: EntryReader, key: str, rule: str) -> Any:
+    """The validated value of one rule, or None when the rule is off (`not_null = false`)."""
+    if rule in _BOOLEAN_RULES:
+        return True if not key else (reader.boolean(key) or None)
+    if rule == "pattern":
+        pattern = reader.string(key, interpolate=False)
+        if pattern is not None:
+            reader.check_regex(key, pattern)
+        return pattern
+    if rule in ("min", "max"):
+        value = reader.raw(key)
+        if isinstance(value, bool) or not isinstance(value, _SCALARS):
+            raise reader.error(key, f"expected a number, a string or a date, got {_shown(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise reader.error(key, "must be a finite number")
+        return value
+    if rule in ("min_length", "max_length"):
+        return reader.integer(key, minimum=0)
+    if rule == "allowed":
+        values = reader.raw(key)
+        if not isinstance(values, list) or not values:
+            raise reader.error(key, f"expected a non-empty list of values, got {_shown(values)}")
+        for value in values:
+            if not isinstance(value, (*_SCALARS, bool)):
+                raise reader.error(key, f"expected a list of strings or numbers, got {_shown(value)} in it")
+        return tuple(values)
+    if rule == "references":
+        text = reader.string(key, interpolate=False)
+        if text is None:
+            return None
+        names = _split_name(reader, key, text, parts=(2, 3))
+        return Reference(names[:-1], names[-1])
+    raise AssertionError(rule)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _parse_columns(reader: EntryReader) -> list[ColumnRule]:
+    rules: list[ColumnRule] = []
+    for column, col_reader in reader.tables("columns"):
+        if not column.strip():
+            raise reader.error("columns", "a column name cannot be empty")
+        column_severity = _severity(col_reader)
+        found: list[ColumnRule] = []
+        for rule in COLUMN_RULES:
+            source = _rule_reader(col_reader, rule)
+            if source is None:
+                continue
+            rule_reader, key, severity = source
+            value = _parse_column_rule(rule_reader, key, rule)
+            if rule_reader is not col_reader:
+                rule_reader.unknown_keys()
+            if value is not None:
+                found.append(ColumnRule(column, rule, value, severity or column_severity))
+        col_reader.unknown_keys()
+        if not found and not col_reader.keys():
+            raise col_reader.error(None, f"has no rules (rules: {', '.join(COLUMN_RULES)})")
+        by_rule = {r.rule: r.value for r in found}
+        for low, high in (("min", "max"), ("min_length", "max_length")):
+            if low in by_rule and high in by_rule:
+                try:
+                    inverted = by_rule[low] > by_rule[high]
+                except TypeError:
+                    raise col_reader.error(high, f"{low} and {high} are not comparable") from None
+                if inverted:
+                    raise col_reader.error(high, f"is below {low} ({by_rule[high]!r} < {by_rule[low]!r})")
+        rules.extend(found)
+    return rules
+
+
+def _parse_table_rules(reader: EntryReader) -> list[TableRule]:
+    rules: list[TableRule] = []
+    for rule in ("min_rows", "max_rows"):
+        source = _rule_reader(reader, rule)
+        if source is not None:
+            rule_reader, key, severity = source
+            value = rule_reader.integer(key, minimum=0)
+            if rule_reader is not reader:
+                rule_reader.unknown_keys()
+            if value is not None:
+                rules.append(TableRule(rule, value, severity))
+    fresh = reader.table("fresh")
+    if fresh is not None:
+        column = fresh.required_string("column", interpolate=False)
+        max_age = fresh.duration("max_age")
+        if max_age is None:
+            raise fresh.error("max_age", 'is required (e.g. "24h")')
+        severity = _severity(fresh)
+        fresh.unknown_keys()
+        rules.append(TableRule("fresh", Freshness(column, max_age), severity))
+    if len(rules) >= 2 and rules[0].rule == "min_rows" and rules[1].rule == "max_rows" \
+            and rules[0].value > rules[1].value:
+        raise reader.error("max_rows", f"is below min_rows ({rules[1].value} < {rules[0].value})")
+    return rules
+
+
+# -- running: catalog ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What the catalog says about a table: its columns, key, and single-column unique indexes."""
+
+    name: str
+    columns: dict[str, Column]
+    primary_key: tuple[str, ...]
+    unique: dict[str, str]  # column -> name of an index or constraint that makes it unique
+    row_id: str | None  # "ctid" / "rowid" when there is no primary key to show rows by
+
+    def column(self, name: str) -> Column:
+        if name not in self.columns:
+            raise CheckError(f"column {self.name}.{name} does not exist "
+                             f"(columns: {', '.join(self.columns)})")
+        return self.columns[name]
+
+
+def read_catalog(session: Session, table: Sequence[str], alias: str) -> TableInfo:
+    name = ".".join(table)
+    missing = f'table {name} does not exist in database "{alias}"'
+    b = rows_sql.Builder(_dialect(session))
+    if b.dialect == "postgresql":
+        found = session.query(rows_sql.PG_COLUMNS, [b.ident(*table)]).rows
+        if not found:
+            raise CheckError(missing)
+        by_number = {attnum: attname for _, attnum, attname, _, _ in found}
+        columns = {attname: Column(attname, kind, bool(textual)) for _, _, attname, kind, textual in found}
+        primary: tuple[str, ...] = ()
+        unique: dict[str, str] = {}
+        for index, is_primary, indkey, key_count in session.query(rows_sql.PG_UNIQUE_INDEXES, [b.ident(*table)]).rows:
+            names = tuple(by_number.get(int(n), "?") for n in indkey.split()[:key_count])
+            if is_primary and not primary:
+                primary = names
+            if len(names) == 1:
+                unique.setdefault(names[0], index)
+        relkind = found[0][0]
+        row_id = "ctid" if relkind in ("r", "m") else None
+        return TableInfo(name, columns, primary, unique, row_id)
+
+    info = session.query(rows_sql.sqlite_pragma(b, "table_info", table)).rows
+    if not info:
+        raise CheckError(missing)
+    columns = {row[1]: Column(row[1], row[2] or "", True) for row in info}
+    primary = tuple(row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+    unique = {}
+    if len(primary) == 1:
+        unique[primary[0]] = "PRIMARY KEY"
+    for _, index, is_unique, _, partial in session.query(rows_sql.sqlite_pragma(b, "index_list", table)).rows:
+        if not is_unique or partial:
+            continue
+        index_columns = [r[2] for r in session.query(rows_sql.sqlite_pragma(b, "index_info", table, index)).rows]
+        if len(index_columns) == 1 and index_columns[0] is not None:
+            unique.setdefault(index_columns[0], index)
+    schema = f"{b.ident(table[0])}." if len(table) > 1 else ""
+    kind = session.query(f"SELECT type FROM {schema}sqlite_schema WHERE name = ? COLLATE NOCASE", [table[-1]]).rows
+    row_id = "rowid" if kind and kind[0][0] == "table" else None
+    return TableInfo(name, columns, primary, unique, row_id)
+
+
+def _dialect(session: Session) -> Dialect:
+    return "postgresql" if session.dialect == "postgresql" else "sqlite"
+
+
+# -- running: the shared scan -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    rows: int
+    figures: dict[Aggregate, Any]
+    seconds: float
+
+
+def _aggregate(rule: ColumnRule | TableRule) -> Aggregate | None:
+    if isinstance(rule, ColumnRule):
+        return Aggregate(rule.rule, rule.column, rule.value) if rule.rule in SCAN_RULES else None
+    if rule.rule == "fresh":
+        return Aggregate("fresh", rule.value.column)
+    return None
+
+
+def _scan_key(entry: Entry) -> tuple[Any, ...]:
+    options: RowsOptions = entry.options
+    return ("rows:scan", entry.database, options.table, options.where)
+
+
+def shared_aggregates(ctx: RunContext, entry: Entry, info: TableInfo) -> list[Aggregate]:
+    """Every aggregate the scan of this entry's (database, table, where) serves, over all entries.
+
+    Rules on columns the table does not have are left out (their items fail on their own), so
+    that one mistyped column does not break the scan of the others.
+    """
+    key = _scan_key(entry)
+    found: dict[Aggregate, None] = {}
+    for other in ctx.gate.entries:
+        if other.kind != RowsCheck.name or _scan_key(other) != key or other.skip:
+            continue
+        options: RowsOptions = other.options
+        rules: list[ColumnRule | TableRule] = [*options.table_rules, *options.column_rules]
+        for rule in rules:
+            agg = _aggregate(rule)
+            if agg is not None and agg.column in info.columns:
+                found[agg] = None
+    return list(found)
+
+
+def run_scan(session: Session, options: RowsOptions, info: TableInfo, aggregates: Sequence[Aggregate]) -> ScanResult:
+    text, params = rows_sql.scan_query(_dialect(session), options.table, options.where, aggregates, info.columns)
+    start = time.perf_counter()
+    row = session.query(text, params).rows[0]
+    elapsed = time.perf_counter() - start
+    return ScanResult(int(row[0]), dict(zip(aggregates, row[1:], strict=True)), elapsed)
+
+
+# -- running: verdicts --------------------------------------------------------------------------
+
+
+def describe(rule: ColumnRule) -> str:
+    """What a violating row has, after `3 of 120,412 rows in ads have`."""
+    col, value = rule.column, rule.value
+    return {
+        "not_null": lambda: f"{col} NULL",
+        "not_empty": lambda: f"{col} empty ('' or only whitespace)",
+        "pattern": lambda: f"{col} not matching {value!r}",
+        "min": lambda: f"{col} below {show_value(value)}",
+        "max": lambda: f"{col} above {show_value(value)}",
+        "min_length": lambda: f"{col} shorter than {plural(value, 'character')}",
+        "max_length": lambda: f"{col} longer than {plural(value, 'character')}",
+        "allowed": lambda: f"{col} not one of {', '.join(show_value(v) for v in value)}",
+        "references": lambda: f"{col} with no match in {value}",
+    }[rule.rule]()
+
+
+def _as_utc(value: Any) -> dt.datetime | None:
+    """The newest value of a `fresh` column as an aware datetime (naive values are UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        # epoch seconds, or milliseconds (what JavaScript ORMs store in SQLite)
+        seconds = value / 1000 if abs(value) > 100_000_000_000 else value
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise CheckError(f"newest value {value!r} is not a date or time") from None
+    else:
+        raise CheckError(f"newest value {value!r} is not a date or time")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+class RowsCheck(CheckKind):
+    name = "rows"
+    summary = "data rules on tables (not_null, pattern, unique, references, ...), one scan per table"
+    uses_database = True
+
+    def parse(self, reader: EntryReader) -> RowsOptions:
+        table = _split_name(reader, "table", reader.required_string("table", interpolate=False), parts=(1, 2))
+        where = reader.string("where")
+        if where is not None and not where.strip():
+            raise reader.error("where", "is empty (leave it out to check every row)")
+        key = reader.strings("key", interpolate=False)
+        table_rules = _parse_table_rules(reader)
+        column_rules = _parse_columns(reader)
+        if not table_rules and not column_rules:
+            raise reader.error("columns", "no rules: add [rows.columns.<column>] rules, "
+                                          "or min_rows / max_rows / fresh")
+        return RowsOptions(table, where.strip() if where else None, key, tuple(table_rules), tuple(column_rules))
+
+    def default_name(self, options: RowsOptions, entry_index: int, database: str | None) -> str:
+        return f"{database}.{options.table_name}"
+
+    def expand(self, entry: Entry) -> list[Target]:
+        options: RowsOptions = entry.options
+        targets = [Target(entry, suffix=f":{rule.rule}", subject=options.table_name, payload=rule,
+                          severity=rule.severity) for rule in options.table_rules]
+        targets += [Target(entry, suffix=f".{rule.column}:{rule.rule}", subject=f"{options.table_name}.{rule.column}",
+                           payload=rule, severity=rule.severity) for rule in options.column_rules]
+        return targets
+
+    def run(self, target: Target, ctx: RunContext) -> Result:
+        entry = target.entry
+        options: RowsOptions = entry.options
+        rule: ColumnRule | TableRule = target.payload
+        alias = entry.database or ""
+        with ctx.database(alias).session(ctx.timeout) as session:
+            info = ctx.memo(("rows:catalog", entry.database, options.table), lambda: read_catalog(session, options.table, alias))
+            if isinstance(rule, TableRule):
+                if rule.rule == "fresh":
+                    info.column(rule.value.column)
+                return self._table_rule(self._scan(session, ctx, entry, info), options, rule)
+            column = info.column(rule.column)
+            if rule.rule == "unique":
+                return self._unique(session, ctx, entry, options, info, rule)
+            if rule.rule == "references":
+                return self._references(session, ctx, entry, options, info, rule, column)
+            scan = self._scan(session, ctx, entry, info)
+            return self._scan_rule(session, ctx, options, info, rule, column, scan)
+
+    # -- one method per way of answering ------------------------------------------------------
+
+    def _scan(self, session: Session, ctx: RunContext, entry: Entry, info: TableInfo) -> ScanResult:
+        """The one scan of this entry's (database, table, where), run by the first item that needs it."""
+        return ctx.memo(_scan_key(entry), lambda: run_scan(
+            session, entry.options, info, shared_aggregates(ctx, entry, info)))
+
+    def _key(self, options: RowsOptions, info: TableInfo) -> tuple[str, ...]:
+        key = options.key or info.primary_key or ((info.row_id,) if info.row_id else ())
+        for name in options.key:
+            info.column(name)
+        return key
+
+    def _samples(self, session: Session, ctx: RunContext, build: Callable[[int], tuple[str, list[Any]]]) -> list[str]:
+        if ctx.samples <= 0:
+            return []
+        text, params = build(ctx.samples)
+        result = session.query(text, params, limit=ctx.samples)
+        return [show_row(result.columns, row) for row in result.rows]
+
+    def _scan_rule(self, session: Session, ctx: RunContext, options: RowsOptions, info: TableInfo,
+                   rule: ColumnRule, column: Column, scan: ScanResult) -> Result:
+        bad = int(scan.figures[Aggregate(rule.rule, rule.column, rule.value)])
+        verdict = f"{count(bad)} of {count(scan.rows)} rows in {options.table_name} have {describe(rule)}"
+        if not bad:
+            return Result.ok(verdict, rows=scan.rows, violations=0)
+        key = self._key(options, info)
+        samples = self._samples(session, ctx, lambda n: rows_sql.samples_query(
+            _dialect(session), options.table, options.where, rule.rule, rule.value, column, key, n))
+        return Result.fail(verdict, samples, rows=scan.rows, violations=bad)
+
+    def _table_rule(self, scan: ScanResult, options: RowsOptions, rule: TableRule) -> Result:
+        name = options.table_name
+        if rule.rule == "min_rows":
+            verdict = f"{name} has {plural(scan.rows, 'row')} (min {count(rule.value)})"
+            return (Result.ok if scan.rows >= rule.value else Result.fail)(verdict, rows=scan.rows)
+        if rule.rule == "max_rows":
+            verdict = f"{name} has {plural(scan.rows, 'row')} (max {count(rule.value)})"
+            return (Result.ok if scan.rows <= rule.value else Result.fail)(verdict, rows=scan.rows)
+        fresh: Freshness = rule.value
+        newest = _as_utc(scan.figures[Aggregate("fresh", fresh.column)])
+        limit = format_duration(fresh.max_age)
+        if newest is None:
+            return Result.fail(f"no row of {name} has {fresh.column} set (fresh: the newest must be "
+                               f"at most {limit} old)", rows=scan.rows)
+        age = max(0.0, (dt.datetime.now(dt.UTC) - newest).total_seconds())
+        verdict = (f"newest {name}.{fresh.column} is {_age(age)} old (max {limit}): "
+                   f"{newest.isoformat(sep=' ', timespec='seconds')}")
+        return (Result.ok if age <= fresh.max_age else Result.fail)(verdict, rows=scan.rows, age_s=round(age, 3))
+
+    def _unique(self, session: Session, ctx: RunContext, entry: Entry, options: RowsOptions, info: TableInfo,
+                rule: ColumnRule) -> Result:
+        name = options.table_name
+        index = info.unique.get(rule.column)
+        if index is not None:
+            # a unique index or constraint already forbids duplicates: nothing to scan
+            return Result.ok(f"{name}.{rule.column} is unique by {index} (from the catalog, no scan)",
+                             from_catalog=1)
+        dialect = _dialect(session)
+        text, params = rows_sql.duplicates_query(dialect, options.table, options.where, rule.column, ctx.samples)
+        duplicated = session.query(text, params).rows
+        scan = self._scan(session, ctx, entry, info)
+        values = int(duplicated[0][2]) if duplicated else 0
+        involved = int(duplicated[0][3]) if duplicated else 0
+        verdict = (f"{plural(values, rule.column + ' value')} {'occurs' if values == 1 else 'occur'} more than once "
+                   f"in {name} ({count(involved)} of {count(scan.rows)} rows)")
+        figures = {"rows": scan.rows, "duplicate_values": values, "duplicate_rows": involved}
+        if not values:
+            return Result.ok(verdict, **figures)
+        return Result.fail(verdict, self._duplicate_samples(session, ctx, options, info, rule, duplicated), **figures)
+
+    def _duplicate_samples(self, session: Session, ctx: RunContext, options: RowsOptions, info: TableInfo,
+                           rule: ColumnRule, duplicated: list[tuple[Any, ...]]) -> list[str]:
+        """`slug=summer-1 (3 rows): id=4, id=9, id=12`: each value with its count and the rows holding it."""
+        shown = duplicated[: ctx.samples]
+        if not shown:
+            return []
+        key = self._key(options, info)
+        per_value = 5
+        holders: dict[Any, list[str]] = {}
+        if key:
+            text, params = rows_sql.rows_with_values_query(
+                _dialect(session), options.table, options.where, rule.column, [row[0] for row in shown], key,
+                per_value * len(shown) * 4)
+            result = session.query(text, params)
+            for row in result.rows:
+                holders.setdefault(row[0], []).append(show_row(result.columns[1:], row[1:]))
+        lines = []
+        for value, n, *_ in shown:
+            rows = holders.get(value, [])
+            more = ", …" if int(n) > per_value and rows else ""
+            listed = ", ".join(rows[:per_value])
+            lines.append(f"{rule.column}={show_value(value)} ({plural(int(n), 'row')})" + (f": {listed}{more}" if listed else ""))
+        return lines
+
+    def _references(self, session: Session, ctx: RunContext, entry: Entry, options: RowsOptions, info: TableInfo,
+                    rule: ColumnRule, column: Column) -> Result:
+        ref: Reference = rule.value
+        target = ctx.memo(("rows:catalog", entry.database, ref.table), lambda: read_catalog(session, ref.table, entry.database or ""))
+        target.column(ref.column)
+        dialect = _dialect(session)
+        text, params = rows_sql.orphans_query(dialect, options.table, options.where, rule.column, ref.table, ref.column)
+        bad = int(session.query(text, params).rows[0][0])
+        scan = self._scan(session, ctx, entry, info)
+        verdict = f"{count(bad)} of {count(scan.rows)} rows in {options.table_name} have {describe(rule)}"
+        if not bad:
+            return Result.ok(verdict, rows=scan.rows, violations=0)
+        key = self._key(options, info)
+        samples = self._samples(session, ctx, lambda n: rows_sql.orphans_query(
+            dialect, options.table, options.where, rule.column, ref.table, ref.column, key=key, limit=n))
+        return Result.fail(verdict, samples, rows=scan.rows, violations=bad)
+
+
+def _age(seconds: float) -> str:
+    """31h, 2d 4h, 12m, 40s: an age as a person says it."""
+    if seconds >= 86400:
+        days, rest = divmod(int(seconds), 86400)
+        return f"{days}d {rest // 3600}h" if rest >= 3600 else f"{days}d"
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60)}m"
+    if seconds >= 60:
+        return f"{int(seconds // 60)}m"
+    return f"{int(seconds)}s"
