@@ -173,6 +173,24 @@ def duplicates_query(dialect: Dialect, table: Sequence[str], where: str | None, 
     return b.done(text)
 
 
+def duplicate_candidates_query(dialect: Dialect, table: Sequence[str], where: str | None,
+                               column: Column) -> tuple[str, list[Any]]:
+    """PostgreSQL: how many 64-bit hashes of the values occur more than once (one GROUP BY).
+
+    Equal values have equal hashes, so 0 proves the column unique; anything else is a candidate
+    (a duplicate, or a hash collision: about n²/2^65, 1 in 10 million for 2,000,000 rows) that
+    the exact :func:`duplicates_query` settles. Grouping 8-byte hashes instead of the values
+    keeps the work small; run it with hash aggregation off (a parallel sort is faster here).
+    """
+    b = Builder(dialect)
+    ref = b.ident(column.name)
+    group = f"hashtextextended({ref}, 0)" if column.textual else ref
+    text = (f"SELECT count(*) FROM (SELECT 1 FROM {b.ident(*table)}"
+            f"{b.where(f'{ref} IS NOT NULL', b.user_sql(where) if where else None)}"
+            f" GROUP BY {group} HAVING count(*) > 1) d")
+    return b.done(text)
+
+
 def rows_with_values_query(dialect: Dialect, table: Sequence[str], where: str | None, column: str,
                            values: Sequence[Any], key: Sequence[str], limit: int) -> tuple[str, list[Any]]:
     """The keys of the rows holding some values (the duplicates shown), ordered by value then key."""
