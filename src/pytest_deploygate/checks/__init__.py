@@ -12,6 +12,7 @@ from ..api import CheckKind
 def builtin_kinds() -> list[CheckKind]:
     from .environment import EnvironmentCheck
     from .rows import RowsCheck
+    from .schema import SchemaCheck
     from .sql import SqlCheck
 
-    return [SqlCheck(), EnvironmentCheck(), RowsCheck()]
+    return [SqlCheck(), EnvironmentCheck(), RowsCheck(), SchemaCheck()]

@@ -31,8 +31,16 @@ _READ_PRAGMAS = _ARGUMENT_PRAGMAS | {
 }
 
 
+_SCHEMA_TABLES = {"sqlite_master", "sqlite_schema"}
+
+
 def _authorize(action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None) -> int:
     if action in _ALLOWED:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and arg1 in _SCHEMA_TABLES:
+        # SQLite asks this when a pragma table function is joined with sqlite_schema; it writes
+        # nothing, and sqlite_schema cannot be written without `PRAGMA writable_schema` (denied
+        # below), besides the file being open read-only with query_only on
         return sqlite3.SQLITE_OK
     pragma = (arg1 or "").lower()
     # `PRAGMA user_version = 5` passes a value (arg2): that is a write

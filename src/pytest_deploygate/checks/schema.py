@@ -1,0 +1,240 @@
+"""`[[schema]]`: the live schema against a snapshot file, or against what must exist.
+
+The live schema is reflected once per database per process (bulk catalog queries, see
+:mod:`pytest_deploygate.db.reflect`) and shared by every per-table item.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..api import CheckKind, Entry, Result, RunContext, Target, plural
+from ..config import EntryReader
+from ..db.reflect import Schema, Table, reflect
+
+UNEXPECTED = ":unexpected-tables"
+ENUMS = ":enums"
+SNAPSHOT_MISSING = ":snapshot"
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    snapshot_path: Path | None
+    require: tuple[tuple[str, tuple[str, ...]], ...]
+    ignore: tuple[str, ...]
+    expected: Schema | None  # the snapshot's content, read at collection; None when the file is missing
+
+
+# -- comparing ----------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return "(" + ", ".join(value) + ")"
+    return str(value)
+
+
+def _compare_named(what: str, table: str, expected: Mapping[str, str], actual: Mapping[str, str]) -> list[str]:
+    differences = []
+    for name in sorted(expected.keys() | actual.keys()):
+        if name not in actual:
+            differences.append(f"{what} {name} on {table} is missing (expected {expected[name]})")
+        elif name not in expected:
+            differences.append(f"{what} {name} on {table} is not in the snapshot ({actual[name]})")
+        elif expected[name] != actual[name]:
+            differences.append(f"{what} {name} on {table} is {actual[name]}, expected {expected[name]}")
+    return differences
+
+
+def compare_table(name: str, expected: Table, actual: Table) -> list[str]:
+    """Each difference between two tables, said as expected vs actual. Column order is ignored."""
+    differences = []
+    for column in sorted(expected.columns.keys() | actual.columns.keys()):
+        want, have = expected.columns.get(column), actual.columns.get(column)
+        if have is None and want is not None:
+            differences.append(f"column {name}.{column} is missing (expected {want['type']})")
+        elif want is None and have is not None:
+            differences.append(f"column {name}.{column} is not in the snapshot ({have['type']})")
+        elif want is not None and have is not None:
+            for key in sorted(want.keys() | have.keys()):
+                if want.get(key) != have.get(key):
+                    if key == "nullable":
+                        state = "nullable" if have.get(key) else "NOT NULL"
+                        differences.append(f"column {name}.{column} is {state}, expected "
+                                           f"{'nullable' if want.get(key) else 'NOT NULL'}")
+                    else:
+                        differences.append(f"column {name}.{column} {key} is {_show(have.get(key))}, "
+                                           f"expected {_show(want.get(key))}")
+    if expected.primary_key != actual.primary_key:
+        differences.append(f"primary key of {name} is {_show(actual.primary_key or None)}, "
+                           f"expected {_show(expected.primary_key or None)}")
+    differences += _compare_named("unique constraint", name, expected.unique, actual.unique)
+    differences += _compare_named("index", name, expected.indexes, actual.indexes)
+    differences += _compare_named("foreign key", name, expected.foreign_keys, actual.foreign_keys)
+    differences += _compare_named("check constraint", name, expected.checks, actual.checks)
+    return differences
+
+
+def compare_enums(expected: Mapping[str, list[str]], actual: Mapping[str, list[str]]) -> list[str]:
+    differences = []
+    for name in sorted(expected.keys() | actual.keys()):
+        want, have = expected.get(name), actual.get(name)
+        if have is None and want is not None:
+            differences.append(f"enum {name} is missing (expected {', '.join(want)})")
+        elif want is None and have is not None:
+            differences.append(f"enum {name} is not in the snapshot ({', '.join(have)})")
+        elif want != have:
+            differences.append(f"enum {name} labels are {', '.join(have or [])}, expected {', '.join(want or [])}")
+    return differences
+
+
+def _differences_result(subject: str, differences: list[str]) -> Result:
+    if not differences:
+        return Result.ok(f"{subject} matches", differences=0)
+    if len(differences) == 1:
+        return Result.fail(differences[0], differences=1)
+    return Result.fail(f"{plural(len(differences), 'difference')} in {subject}: {differences[0]}, ...",
+                       differences, differences=len(differences))
+
+
+# -- snapshot files -----------------------------------------------------------------------------
+
+
+def schema_json(schema: Schema) -> str:
+    """The snapshot file's text: sorted keys, two-space indent, one trailing newline."""
+    return json.dumps(schema.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_snapshot(path: Path, schema: Schema) -> None:
+    """Write atomically: xdist workers may all update the same file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(schema_json(schema))
+    os.replace(tmp, path)
+
+
+def read_snapshot(path: Path) -> Schema:
+    """Raises ValueError saying what is wrong with the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return Schema.from_json(data)
+
+
+# -- the kind -----------------------------------------------------------------------------------
+
+
+class SchemaCheck(CheckKind):
+    name = "schema"
+    summary = "schema drift against a snapshot, or tables and columns that must exist"
+    uses_database = True
+
+    def parse(self, reader: EntryReader) -> SchemaOptions:
+        snapshot_path = reader.path("snapshot")
+        require_table = reader.raw("require")
+        ignore = reader.strings("ignore", interpolate=False)
+        if (snapshot_path is None) == (require_table is None):
+            raise reader.error("snapshot" if snapshot_path is None else "require",
+                               "give either snapshot (a file) or require (tables and columns), one of them")
+        require: list[tuple[str, tuple[str, ...]]] = []
+        if require_table is not None:
+            if not isinstance(require_table, dict) or not require_table:
+                raise reader.error("require", "expected a table: { categories = [\"id\", \"name\"], user_favorites = [] }")
+            for table, columns in require_table.items():
+                if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+                    raise reader.error(f"require.{table}", "expected a list of column names ([] for the table alone)")
+                require.append((table, tuple(columns)))
+        expected = None
+        if snapshot_path is not None and snapshot_path.exists():
+            try:
+                expected = read_snapshot(snapshot_path)
+            except (OSError, ValueError) as exc:
+                raise reader.error("snapshot", f"{snapshot_path} {exc}") from None
+            database = reader.database()
+            dialect = reader.database_config(database).url.dialect
+            if expected.dialect != dialect:
+                raise reader.error("snapshot", f"{snapshot_path} is a snapshot of a {expected.dialect} database, "
+                                               f'but database "{database}" is {dialect}')
+            expected = expected.without(ignore)
+        return SchemaOptions(snapshot_path, tuple(require), ignore, expected)
+
+    def expand(self, entry: Entry) -> list[Target]:
+        options: SchemaOptions = entry.options
+        if options.require:
+            return [Target(entry, suffix=f".{table}", subject=table, payload=("require", table, columns))
+                    for table, columns in options.require]
+        if options.expected is None:
+            return [Target(entry, suffix=SNAPSHOT_MISSING, subject=str(options.snapshot_path), payload=("missing",))]
+        targets = [Target(entry, suffix=f".{table}", subject=table, payload=("table", table))
+                   for table in sorted(options.expected.tables)]
+        if options.expected.dialect == "postgresql":
+            targets.append(Target(entry, suffix=ENUMS, subject="enums", payload=("enums",)))
+        targets.append(Target(entry, suffix=UNEXPECTED, subject="unexpected tables", payload=("unexpected",)))
+        return targets
+
+    def _live(self, entry: Entry, ctx: RunContext) -> Schema:
+        alias = entry.database or ""
+
+        def compute() -> Schema:
+            with ctx.database(alias).session(ctx.timeout) as session:
+                return reflect(session)
+
+        return ctx.memo(("schema", alias), compute).without(entry.options.ignore)
+
+    def run(self, target: Target, ctx: RunContext) -> Result:
+        entry = target.entry
+        options: SchemaOptions = entry.options
+        mode = target.payload[0]
+        live = self._live(entry, ctx)
+        alias = entry.database
+
+        if mode == "require":
+            _, table, columns = target.payload
+            actual = live.tables.get(table)
+            if actual is None:
+                return Result.fail(f"table {table} is missing in {alias}", missing_columns=len(columns))
+            missing = [column for column in columns if column not in actual.columns]
+            if not missing:
+                return Result.ok(f"table {table} has {plural(len(columns), 'required column')}", missing_columns=0)
+            if len(missing) == 1:
+                return Result.fail(f"column {table}.{missing[0]} is missing", missing_columns=1)
+            return Result.fail(f"{len(missing)} columns of {table} are missing: {', '.join(missing)}",
+                               missing, missing_columns=len(missing))
+
+        path = options.snapshot_path
+        if ctx.options.get("update_snapshots") and path is not None:
+            ctx.memo(("schema-written", str(path)), lambda: write_snapshot(path, live))
+            return Result.ok(f"snapshot {path.name} updated from {alias}", tables=len(live.tables))
+
+        if mode == "missing":
+            return Result.fail(
+                f"snapshot file {options.snapshot_path} does not exist: create it with "
+                f"`deploygate snapshot URL -o {options.snapshot_path}` or run with --deploygate-update-snapshots")
+
+        expected = options.expected
+        if expected is None:  # expand() gives these targets only when the snapshot was read
+            raise RuntimeError(f"{target.item_name}: no snapshot was read at collection")
+        if mode == "table":
+            table = target.payload[1]
+            actual = live.tables.get(table)
+            if actual is None:
+                return Result.fail(f"table {table} is missing in {alias}")
+            return _differences_result(f"table {table}", compare_table(table, expected.tables[table], actual))
+        if mode == "enums":
+            return _differences_result(f"enums of {alias}", compare_enums(expected.enums, live.enums))
+        unexpected = sorted(set(live.tables) - set(expected.tables))
+        if not unexpected:
+            return Result.ok(f"no tables in {alias} beyond the snapshot", tables=0)
+        return Result.fail(f"{plural(len(unexpected), 'table')} in {alias} {'is' if len(unexpected) == 1 else 'are'} "
+                           f"not in the snapshot: {', '.join(unexpected[:5])}{', ...' if len(unexpected) > 5 else ''}",
+                           unexpected, tables=len(unexpected))

@@ -1,0 +1,328 @@
+"""Reflect a whole database schema in a handful of bulk catalog queries.
+
+PostgreSQL: five queries on `pg_catalog` (not information_schema, which hides the defaults of tables
+the user does not own), with `search_path` pinned to `pg_catalog` so that every name the server
+prints is schema-qualified the same way on every database, and objects owned by extensions left
+out. SQLite: `sqlite_schema` joined with the pragma table functions, three queries.
+
+The result is plain, JSON-ready data: the snapshot file is exactly :meth:`Schema.to_json`, and
+comparing two schemas is comparing dictionaries (:mod:`pytest_deploygate.checks.schema`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from . import Session
+
+SNAPSHOT_FORMAT = "pytest-deploygate schema snapshot"
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class Table:
+    """One table. Columns are keyed by name: their order in the table is not compared."""
+
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    primary_key: list[str] = field(default_factory=list)
+    unique: dict[str, str] = field(default_factory=dict)
+    indexes: dict[str, str] = field(default_factory=dict)
+    foreign_keys: dict[str, str] = field(default_factory=dict)
+    checks: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "columns": {name: self.columns[name] for name in sorted(self.columns)},
+            "primary_key": self.primary_key,
+            "unique": dict(sorted(self.unique.items())),
+            "indexes": dict(sorted(self.indexes.items())),
+            "foreign_keys": dict(sorted(self.foreign_keys.items())),
+            "checks": dict(sorted(self.checks.items())),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Table:
+        return cls(
+            columns=dict(data.get("columns", {})),
+            primary_key=list(data.get("primary_key", [])),
+            unique=dict(data.get("unique", {})),
+            indexes=dict(data.get("indexes", {})),
+            foreign_keys=dict(data.get("foreign_keys", {})),
+            checks=dict(data.get("checks", {})),
+        )
+
+
+@dataclass
+class Schema:
+    """A database's tables (keyed `name`, or `schema.name` outside `public`) and enums."""
+
+    dialect: str
+    tables: dict[str, Table] = field(default_factory=dict)
+    enums: dict[str, list[str]] = field(default_factory=dict)
+
+    def without(self, ignore: tuple[str, ...]) -> Schema:
+        """The schema less the tables (and enums) whose name matches one of the globs."""
+        if not ignore:
+            return self
+
+        def kept(name: str) -> bool:
+            bare = name.rsplit(".", 1)[-1]
+            return not any(fnmatchcase(name, glob) or fnmatchcase(bare, glob) for glob in ignore)
+
+        return Schema(self.dialect, {k: v for k, v in self.tables.items() if kept(k)},
+                      {k: v for k, v in self.enums.items() if kept(k)})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            "dialect": self.dialect,
+            "tables": {name: self.tables[name].to_json() for name in sorted(self.tables)},
+            "enums": {name: self.enums[name] for name in sorted(self.enums)},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Schema:
+        """Read a snapshot document; raises ValueError saying what is wrong with it."""
+        if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError("is not a deploygate schema snapshot (write one with `deploygate snapshot`)")
+        if data.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"has snapshot version {data.get('version')!r}; this deploygate reads version {SNAPSHOT_VERSION}")
+        dialect = data.get("dialect")
+        tables = data.get("tables")
+        enums = data.get("enums", {})
+        if dialect not in ("postgresql", "sqlite") or not isinstance(tables, dict) or not isinstance(enums, dict):
+            raise ValueError("is corrupt: it needs a dialect, a tables object and an enums object")
+        try:
+            return cls(dialect, {name: Table.from_json(t) for name, t in tables.items()},
+                       {name: list(labels) for name, labels in enums.items()})
+        except (TypeError, AttributeError, ValueError):
+            raise ValueError("is corrupt: a table entry is not of the snapshot's shape") from None
+
+
+def reflect(session: Session) -> Schema:
+    """The schema of the database behind `session` (one read-only transaction)."""
+    if session.dialect == "postgresql":
+        return _reflect_postgres(session)
+    return _reflect_sqlite(session)
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+
+# The relations we describe: ordinary and partitioned tables outside system schemas, not owned by
+# an extension. Every other query joins this set by oid.
+_PG_TABLES = """
+SELECT c.oid, n.nspname, c.relname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND d.objid = c.oid AND d.deptype = 'e')
+"""
+
+_PG_QUERIES = {
+    "columns": f"""
+WITH t AS ({_PG_TABLES})
+SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
+       CASE WHEN a.attcollation <> ty.typcollation THEN co.collname END
+FROM pg_catalog.pg_attribute a
+JOIN t ON t.oid = a.attrelid
+JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
+WHERE a.attnum > 0 AND NOT a.attisdropped
+""",
+    "constraints": f"""
+WITH t AS ({_PG_TABLES})
+SELECT con.conrelid, con.conname, con.contype, pg_catalog.pg_get_constraintdef(con.oid, true),
+       ARRAY(SELECT a.attname FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+             ORDER BY k.ord)::text[]
+FROM pg_catalog.pg_constraint con
+JOIN t ON t.oid = con.conrelid
+WHERE con.contype IN ('p', 'u', 'f', 'c', 'x')
+""",
+    # indexes that back a constraint are described by the constraint
+    "indexes": f"""
+WITH t AS ({_PG_TABLES})
+SELECT i.indrelid, ic.relname, pg_catalog.pg_get_indexdef(i.indexrelid)
+FROM pg_catalog.pg_index i
+JOIN t ON t.oid = i.indrelid
+JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con WHERE con.conindid = i.indexrelid
+                  AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x'))
+""",
+    "enums": """
+SELECT n.nspname, t.typname, e.enumlabel
+FROM pg_catalog.pg_enum e
+JOIN pg_catalog.pg_type t ON t.oid = e.enumtypid
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+                    AND d.objid = t.oid AND d.deptype = 'e')
+ORDER BY n.nspname, t.typname, e.enumsortorder
+""",
+}
+
+
+def postgres_catalog_queries() -> dict[str, str]:
+    """The catalog queries, by name (the benchmark times them alone)."""
+    return {"tables": _PG_TABLES, **_PG_QUERIES}
+
+
+def _pg_name(schema: str, name: str) -> str:
+    return name if schema == "public" else f"{schema}.{name}"
+
+
+def _index_body(definition: str) -> str:
+    # "CREATE UNIQUE INDEX ads_slug_idx ON public.ads USING btree (slug)": the name is the key already
+    return re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?", lambda m: f"{m.group(1) or ''}ON {m.group(2) or ''}", definition)
+
+
+def _reflect_postgres(session: Session) -> Schema:
+    # printed names are qualified relative to search_path: pin it so that every database prints
+    # them alike (a restore may come with another search_path)
+    session.query("SET LOCAL search_path = pg_catalog")
+    schema = Schema("postgresql")
+    names: dict[int, str] = {}
+    for oid, nspname, relname in session.query(_PG_TABLES).rows:
+        names[oid] = _pg_name(nspname, relname)
+        schema.tables[names[oid]] = Table()
+    tables = {oid: schema.tables[name] for oid, name in names.items()}
+
+    for relid, column, type_, notnull, default, identity, generated, collation in session.query(_PG_QUERIES["columns"]).rows:
+        spec: dict[str, Any] = {"type": type_, "nullable": not notnull, "default": default}
+        if identity:
+            spec["identity"] = {"a": "always", "d": "by default"}[identity]
+        if generated:
+            spec["generated"] = "stored"
+        if collation:
+            spec["collation"] = collation
+        tables[relid].columns[column] = spec
+
+    for relid, conname, contype, definition, columns in session.query(_PG_QUERIES["constraints"]).rows:
+        table = tables[relid]
+        if contype == "p":
+            table.primary_key = list(columns)
+        elif contype in ("u", "x"):
+            table.unique[conname] = definition
+        elif contype == "f":
+            table.foreign_keys[conname] = definition
+        else:
+            table.checks[conname] = definition
+
+    for relid, index_name, definition in session.query(_PG_QUERIES["indexes"]).rows:
+        tables[relid].indexes[index_name] = _index_body(definition)
+
+    for nspname, typname, label in session.query(_PG_QUERIES["enums"]).rows:
+        schema.enums.setdefault(_pg_name(nspname, typname), []).append(label)
+    return schema
+
+
+# -- SQLite -------------------------------------------------------------------------------------
+
+_SQLITE_COLUMNS = """
+SELECT m.name, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden, m.sql
+FROM sqlite_schema m JOIN pragma_table_xinfo(m.name) p
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+ORDER BY m.name, p.cid
+"""
+_SQLITE_INDEXES = """
+SELECT m.name, il.name, il."unique", il.origin, ii.seqno, ii.name, ii."desc", ii.coll, ix.sql
+FROM sqlite_schema m
+JOIN pragma_index_list(m.name) il
+JOIN pragma_index_xinfo(il.name) ii
+LEFT JOIN sqlite_schema ix ON ix.type = 'index' AND ix.name = il.name
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND ii.key = 1
+ORDER BY m.name, il.name, ii.seqno
+"""
+_SQLITE_FOREIGN_KEYS = """
+SELECT m.name, f.id, f.seq, f."table", f."from", f."to", f.on_update, f.on_delete, f."match"
+FROM sqlite_schema m JOIN pragma_foreign_key_list(m.name) f
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+ORDER BY m.name, f.id, f.seq
+"""
+
+
+def sqlite_catalog_queries() -> dict[str, str]:
+    return {"columns": _SQLITE_COLUMNS, "indexes": _SQLITE_INDEXES, "foreign_keys": _SQLITE_FOREIGN_KEYS}
+
+
+def _squash(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def _check_constraints(create_sql: str) -> list[str]:
+    """The CHECK (...) expressions of a CREATE TABLE statement (SQLite keeps no catalog of them)."""
+    found = []
+    for match in re.finditer(r"\bCHECK\s*\(", create_sql, re.IGNORECASE):
+        depth, start = 0, match.end() - 1
+        for pos in range(start, len(create_sql)):
+            if create_sql[pos] == "(":
+                depth += 1
+            elif create_sql[pos] == ")":
+                depth -= 1
+                if depth == 0:
+                    found.append(_squash(create_sql[start + 1:pos]))
+                    break
+    return found
+
+
+def _reflect_sqlite(session: Session) -> Schema:
+    schema = Schema("sqlite")
+    pk_columns: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for table_name, column, type_, notnull, default, pk, hidden, create_sql in session.query(_SQLITE_COLUMNS).rows:
+        table = schema.tables.get(table_name)
+        if table is None:
+            table = schema.tables[table_name] = Table()
+            for number, expression in enumerate(_check_constraints(create_sql or ""), start=1):
+                table.checks[f"check_{number}"] = expression
+        spec: dict[str, Any] = {"type": type_.lower(), "nullable": not notnull, "default": default}
+        if hidden in (2, 3):
+            spec["generated"] = "stored" if hidden == 3 else "virtual"
+        table.columns[column] = spec
+        if pk:
+            pk_columns[table_name].append((pk, column))
+    for table_name, columns in pk_columns.items():
+        schema.tables[table_name].primary_key = [column for _, column in sorted(columns)]
+
+    index_columns: dict[tuple[str, str], list[str]] = defaultdict(list)
+    index_info: dict[tuple[str, str], tuple[int, str, str | None]] = {}
+    for table_name, index_name, unique, origin, _seq, column, desc, collation, sql in session.query(_SQLITE_INDEXES).rows:
+        part = column if column is not None else "<expression>"
+        if desc:
+            part += " DESC"
+        if collation and collation.upper() != "BINARY":
+            part += f" COLLATE {collation}"
+        index_columns[(table_name, index_name)].append(part)
+        index_info[(table_name, index_name)] = (unique, origin, sql)
+    for (table_name, index_name), parts in index_columns.items():
+        unique, origin, sql = index_info[(table_name, index_name)]
+        table = schema.tables[table_name]
+        if origin == "pk":
+            continue  # the primary key, already described
+        if origin == "u":
+            # autoindex names (sqlite_autoindex_t_1) are numbered in declaration order: name by columns
+            table.unique[f"unique ({', '.join(parts)})"] = f"UNIQUE ({', '.join(parts)})"
+        else:
+            table.indexes[index_name] = _squash(sql) if sql else f"{'UNIQUE ' if unique else ''}({', '.join(parts)})"
+
+    foreign: dict[tuple[str, int], list[Any]] = {}
+    for table_name, fk_id, _seq, target, source, to, on_update, on_delete, match in session.query(_SQLITE_FOREIGN_KEYS).rows:
+        entry = foreign.setdefault((table_name, fk_id), [target, [], [], on_update, on_delete, match])
+        entry[1].append(source)
+        entry[2].append(to if to is not None else "<primary key>")
+    for (table_name, _), (target, sources, targets, on_update, on_delete, match) in foreign.items():
+        definition = f"FOREIGN KEY ({', '.join(sources)}) REFERENCES {target}({', '.join(targets)})"
+        definition += f" ON UPDATE {on_update} ON DELETE {on_delete}" + (f" MATCH {match}" if match != "NONE" else "")
+        # SQLite foreign keys have no names; their definition is their identity
+        schema.tables[table_name].foreign_keys[f"({', '.join(sources)}) -> {target}"] = definition
+    return schema
