@@ -163,14 +163,16 @@ COLUMNS = {"slug": TEXT, "price": Column("price", "integer", False), "created_at
     ("sqlite", [Aggregate("not_null", "slug")], None,
      'SELECT count(*), count(*) FILTER (WHERE "slug" IS NULL) FROM "ads"', []),
     ("postgresql", [Aggregate("not_empty", "slug"), Aggregate("pattern", "slug", "^a")], "slug LIKE 'a%'",
-     "SELECT count(*), count(*) FILTER (WHERE btrim(\"slug\", E' \\t\\n\\r\\f\\v') = ''), "
+     "SELECT count(*), count(*) FILTER (WHERE (\"slug\" = '' OR (ascii(\"slug\") IN (32, 9, 10, 13, 12, 11) "
+     "AND btrim(\"slug\", E' \\t\\n\\r\\f\\v') = ''))), "
      "count(*) FILTER (WHERE \"slug\" !~ %s) FROM \"ads\" WHERE (slug LIKE 'a%%')", ["^a"]),
     ("sqlite", [Aggregate("not_empty", "slug"), Aggregate("pattern", "slug", "^a")], "slug LIKE 'a%'",
      "SELECT count(*), count(*) FILTER (WHERE trim(\"slug\", char(32, 9, 10, 13, 12, 11)) = ''), "
      "count(*) FILTER (WHERE NOT (\"slug\" REGEXP ?)) FROM \"ads\" WHERE (slug LIKE 'a%')", ["^a"]),
     ("postgresql", [Aggregate("pattern", "price", "^[0-9]+$"), Aggregate("max_length", "price", 3)], None,
      'SELECT count(*), count(*) FILTER (WHERE "price"::text !~ %s), '
-     'count(*) FILTER (WHERE char_length("price"::text) > %s) FROM "ads"', ["^[0-9]+$", 3]),
+     'count(*) FILTER (WHERE (octet_length("price"::text) > %s AND char_length("price"::text) > %s)) FROM "ads"',
+     ["^[0-9]+$", 3, 3]),
     ("postgresql", [Aggregate("min", "price", 0), Aggregate("max", "price", 9), Aggregate("min_length", "slug", 2)], None,
      'SELECT count(*), count(*) FILTER (WHERE "price" < %s), count(*) FILTER (WHERE "price" > %s), '
      'count(*) FILTER (WHERE char_length("slug") < %s) FROM "ads"', [0, 9, 2]),

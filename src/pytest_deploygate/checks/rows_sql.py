@@ -20,6 +20,7 @@ Dialect = Literal["postgresql", "sqlite"]
 # What "blank" means for not_empty: ASCII whitespace. btrim/trim with an explicit set is a plain
 # string function, several times cheaper per row than a regex like `!~ '\S'`.
 _PG_BLANK = "E' \\t\\n\\r\\f\\v'"
+_PG_BLANK_CODES = "32, 9, 10, 13, 12, 11"
 _SQLITE_BLANK = "char(32, 9, 10, 13, 12, 11)"
 
 
@@ -88,7 +89,11 @@ def violation(b: Builder, rule: str, value: Any, column: Column, ref: str) -> st
     if rule == "not_null":
         return f"{ref} IS NULL"
     if rule == "not_empty":
-        return f"btrim({as_text(b, column, ref)}, {_PG_BLANK}) = ''" if pg else f"trim({ref}, {_SQLITE_BLANK}) = ''"
+        if not pg:
+            return f"trim({ref}, {_SQLITE_BLANK}) = ''"
+        text = as_text(b, column, ref)
+        # a blank value is '' or starts with whitespace: ascii() (no copy) spares most rows the btrim
+        return f"({text} = '' OR (ascii({text}) IN ({_PG_BLANK_CODES}) AND btrim({text}, {_PG_BLANK}) = ''))"
     if rule == "pattern":
         return f"{as_text(b, column, ref)} !~ {b.param(value)}" if pg else f"NOT ({ref} REGEXP {b.param(value)})"
     if rule == "min":
@@ -99,6 +104,8 @@ def violation(b: Builder, rule: str, value: Any, column: Column, ref: str) -> st
     if rule == "min_length":
         return f"{length} < {b.param(value)}"
     if rule == "max_length":
+        if pg:  # octets >= characters, and octet_length reads only the header: most rows stop there
+            return f"(octet_length({as_text(b, column, ref)}) > {b.param(value)} AND {length} > {b.param(value)})"
         return f"{length} > {b.param(value)}"
     if rule == "allowed":
         # NOT IN with one parameter per value: each is typed by the column (enums, varchar...)
