@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from pytest_deploygate.checks.schema import compare_enums, compare_table
+from pytest_deploygate.checks.schema import compare_enums, compare_table, schema_json
 from pytest_deploygate.cli import main as deploygate
 from pytest_deploygate.config import DatabaseConfig
 from pytest_deploygate.db import Database
@@ -463,3 +463,16 @@ def test_snapshot_json_shape_is_stable() -> None:
     text = json.dumps(schema.to_json(), indent=2)
     assert text.index('"x"') < text.index('"y"')
     assert textwrap.dedent(text).startswith('{\n  "format": "pytest-deploygate schema snapshot",\n  "version": 1,')
+
+
+def test_the_snapshot_text_is_valid_json_one_line_per_column() -> None:
+    schema = Schema("postgresql", {
+        'odd "name"': Table(columns={"é\\n": {"type": "text", "nullable": True, "default": "'a\"b'::text",
+                                              "identity": "always"}},
+                            primary_key=["é\\n"], checks={"c": "CHECK (x <> '\\t')"}),
+        "empty": Table(),
+    }, {"s": ["a", "b,c"]})
+    text = schema_json(schema)
+    assert json.loads(text) == schema.to_json()
+    assert '        "é\\\\n": {"type": "text", "nullable": true, "default": "\'a\\"b\'::text", "identity": "always"}' in text.splitlines()
+    assert text.endswith("}\n")
