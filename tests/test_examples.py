@@ -14,7 +14,7 @@ EXAMPLES = Path(__file__).parent.parent / "conftest_examples"
 
 def copy_example(pytester: pytest.Pytester, name: str) -> Path:
     shutil.copytree(EXAMPLES / name, pytester.path, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("demo.db", "public", "__pycache__", "*.xml", "*.md", "*.json"))
+                    ignore=shutil.ignore_patterns("demo.db", "app.db", "public", "__pycache__", "*.xml", "*.md", "report.json"))
     return pytester.path
 
 
@@ -85,3 +85,17 @@ def test_ci_examples_run_the_gate_and_produce_what_they_publish(pytester: pytest
     assert suite is not None
     assert suite.get("failures") == "0"
     assert int(suite.get("tests", "0")) >= 3
+
+
+def test_schema_example_passes_and_catches_incident_1(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCHEMA_DRIFT", raising=False)
+    copy_example(pytester, "schema")
+    assert run(pytester, "--deploygate").parseoutcomes() == {"passed": 7}
+    monkeypatch.setenv("SCHEMA_DRIFT", "1")
+    result = run(pytester, "--deploygate")
+    result.stdout.fnmatch_lines([
+        "FAILED deploygate.toml::schema[[]main.ads[]] - column ads.custom_fields is missing (expected text)",
+        "FAILED deploygate.toml::schema[[]main.categories[]] - column categories.form_template is missing (expected text)",
+        "FAILED deploygate.toml::schema[[]main.user_favorites[]] - table user_favorites is missing in main",
+    ], consecutive=False)
+    assert result.parseoutcomes() == {"passed": 1, "failed": 6}
