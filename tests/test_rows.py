@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -495,3 +497,34 @@ def test_results_are_recorded_in_junit(db: Backend) -> None:
     assert props["violations"] == "2"
     assert props["target"] == "ads.slug"
     assert props["database"] == "main"
+
+
+# -- the example --------------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).parent.parent / "conftest_examples" / "rows"
+
+
+def run_example(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("demo.db", "demo.tmp", "__pycache__"))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--deploygate", *args)
+
+
+def test_the_rows_example_passes_on_healthy_data(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEMO_INCIDENT", raising=False)
+    result = run_example(pytester, "-v")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=13)
+    result.stdout.fnmatch_lines(["deploygate.toml::rows[[]main.ads.slug:unique[]] PASSED*"])
+
+
+def test_the_rows_example_catches_incident_2(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEMO_INCIDENT", "1")
+    result = run_example(pytester, "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=8, failed=5)
+    result.stdout.fnmatch_lines([
+        "1 slug value occurs more than once in ads (2 of 204 rows)",
+        "  slug=ad-number-7 (2 rows): id=7, id=204",
+    ])
+    result.stdout.fnmatch_lines(["FAILED deploygate.toml::rows[[]main.ads.slug:not_null[]] - 1 of 204 rows in ads have slug NULL"])
