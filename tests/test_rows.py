@@ -528,3 +528,15 @@ def test_the_rows_example_catches_incident_2(pytester: pytest.Pytester, monkeypa
         "  slug=ad-number-7 (2 rows): id=7, id=204",
     ])
     result.stdout.fnmatch_lines(["FAILED deploygate.toml::rows[[]main.ads.slug:not_null[]] - 1 of 204 rows in ads have slug NULL"])
+
+
+def test_unique_costs_one_more_scan_run_alongside_the_shared_one(pg: PostgresDatabase, gate: Gate) -> None:
+    pg.execute("CREATE TABLE ads (id INTEGER PRIMARY KEY, title TEXT, slug TEXT, price INTEGER);"
+               "INSERT INTO ads SELECT i, 'title ' || i, 'ad-' || i, i FROM generate_series(1, 5000) i;")
+    gate.config(f'[databases.main]\nurl = "{pg.url}"\n{SLUG_RULES}')
+    before = seq_scans(pg, "ads")
+    result = gate.run("--deploygate-report", "report.json")
+    result.assert_outcomes(passed=4)
+    # the aggregate scan, and the GROUP BY of unique on a connection of its own; nothing else
+    assert seq_scans(pg, "ads", before) - before == 2
+    assert report(gate)["main.ads.slug:unique"]["figures"]["duplicate_values"] == 0
