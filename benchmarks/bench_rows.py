@@ -210,7 +210,7 @@ def queries(conninfo: str, *statements: str) -> Callable[[], None]:
 
 
 def plans(conninfo: str, statements: tuple[str, ...]) -> str:
-    """`parallel/serial`: whether PostgreSQL plans each SELECT with parallel workers."""
+    """How PostgreSQL plans each SELECT: aggregated in parallel workers, or not."""
     found = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for statement in statements:
@@ -218,7 +218,12 @@ def plans(conninfo: str, statements: tuple[str, ...]) -> str:
                 conn.execute(statement.encode())  # the SETs the SELECTs run under
                 continue
             lines = [row[0] for row in conn.execute(f"EXPLAIN {statement}".encode()).fetchall()]
-            found.append("parallel" if any("Gather" in line for line in lines) else "serial")
+            if any("Partial" in line for line in lines):
+                found.append("parallel")
+            elif any("Gather" in line for line in lines):
+                found.append("parallel read, serial aggregate")
+            else:
+                found.append("serial")
     return "/".join(found)
 
 
