@@ -28,9 +28,11 @@ class Backend:
     def execute(self, script: str) -> None:
         script = script.replace("{now}", "CURRENT_TIMESTAMP")
         if self.pg is not None:
-            self.pg.execute(script.replace("{days_ago:2}", "now() - interval '2 days'"))
+            self.pg.execute(script.replace("{days_ago:2}", "now() - interval '2 days'")
+                            .replace("{tab_newline}", "E'\\t\\n '").replace("{tab_x}", "E'\\tx'"))
         else:
-            self.gate.sqlite(script.replace("{days_ago:2}", "datetime('now', '-2 days')"))
+            self.gate.sqlite(script.replace("{days_ago:2}", "datetime('now', '-2 days')")
+                             .replace("{tab_newline}", "char(9, 10, 32)").replace("{tab_x}", "char(9) || 'x'"))
 
     def config(self, body: str, settings: str = "") -> None:
         self.gate.config(f'{settings}\n[databases.main]\nurl = "{self.url}"\n\n{body}')
@@ -117,6 +119,22 @@ def test_null_and_empty_slugs_fail_with_their_ids(db: Backend) -> None:
         "FAILED deploygate.toml::rows[[]main.ads.slug:not_empty[]] - *",
         "FAILED deploygate.toml::rows[[]main.ads.slug:pattern[]] - *",
     ])
+
+
+def test_not_empty_counts_any_whitespace_but_not_text_after_it(db: Backend) -> None:
+    db.execute(MARKETPLACE + "UPDATE ads SET title = {tab_newline} WHERE id = 11; UPDATE ads SET title = {tab_x} WHERE id = 12;")
+    db.config('[[rows]]\ntable = "ads"\ncolumns.title.not_empty = true\n')
+    result = db.gate.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["1 of 4 rows in ads have title empty ('' or only whitespace)", "  id=11, title='\\t\\n '"])
+
+
+def test_min_and_max_take_dates(db: Backend) -> None:
+    db.execute(MARKETPLACE)
+    db.config('[[rows]]\ntable = "ads"\ncolumns.created_at.min = 2000-01-01\ncolumns.created_at.max = 2001-01-01\n')
+    result = db.gate.run()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*rows[[]main.ads.created_at:max[]] - 4 of 4 rows in ads have created_at above 2001-01-01"])
 
 
 def test_healthy_data_passes_with_counts_in_the_report(db: Backend) -> None:
