@@ -138,7 +138,7 @@ class RunContext:
         samples: how many examples a failure shows.
         timeout: this item's time budget, in seconds.
         fixtures: the pytest fixtures the kind asked for, by name.
-        options: plugin switches (e.g. `update_snapshots`).
+        options: plugin switches: `update_snapshots`, `parallel_workers` (True in an xdist worker).
         cache: per-process memo shared by all items (see :meth:`memo`).
     """
 

@@ -121,7 +121,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> GateFile |
 @pytest.fixture(scope="session")
 def deploygate_runtime(request: pytest.FixtureRequest) -> Iterator[GateRuntime]:
     """The per-process state of the gate: read-only database connections and shared scans."""
-    runtime = GateRuntime({"update_snapshots": request.config.getoption("deploygate_update_snapshots")})
+    runtime = GateRuntime({
+        "update_snapshots": request.config.getoption("deploygate_update_snapshots"),
+        # an xdist worker: the cores are busy already, kinds should not add parallel queries
+        "parallel_workers": hasattr(request.config, "workerinput"),
+    })
     yield runtime
     runtime.close()
 

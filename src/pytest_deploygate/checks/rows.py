@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -349,10 +348,10 @@ def run_scan(session: Session, options: RowsOptions, info: TableInfo, aggregates
 # -- running: unique alongside the scan ----------------------------------------------------------
 
 
-def _overlap() -> bool:
+def _overlap(ctx: RunContext) -> bool:
     # under pytest-xdist the workers already keep the cores busy, and the unique item may run in
     # another worker than the scan: a query started here could be work for nobody
-    return "PYTEST_XDIST_WORKER" not in os.environ
+    return not ctx.options.get("parallel_workers")
 
 
 def _candidates_key(entry: Entry, column: str) -> tuple[Any, ...]:
@@ -500,7 +499,7 @@ class RowsCheck(CheckKind):
         connection of its own, so that they run while the scan does (see :func:`start_unique`).
         """
         key = _scan_key(entry)
-        if key not in ctx.cache and session.dialect == "postgresql" and _overlap():
+        if key not in ctx.cache and session.dialect == "postgresql" and _overlap(ctx):
             start_unique(ctx, entry, info)
         return ctx.memo(key, lambda: run_scan(session, entry.options, info, shared_aggregates(ctx, entry, info)))
 
