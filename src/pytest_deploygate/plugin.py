@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import requests
 
 from . import __version__
 from .api import CheckError, CheckKind, Result, RunContext, Target
@@ -17,6 +16,9 @@ from .config import find_config
 from .items import GateFile, GateItem, registered_kinds
 from .report import GateReport, GateReporter, record_for, record_status
 from .runtime import GateRuntime
+
+if TYPE_CHECKING:
+    import requests
 
 
 @dataclass
@@ -133,6 +135,8 @@ def deploygate_runtime(request: pytest.FixtureRequest) -> Iterator[GateRuntime]:
 @pytest.fixture(scope="session")
 def deploygate_http() -> Iterator[requests.Session]:
     """The HTTP session of HTTP checks; override it to add proxies, a CA bundle or auth."""
+    import requests  # here, not at the top: the plugin loads with every pytest run
+
     with requests.Session() as session:
         session.headers["User-Agent"] = f"pytest-deploygate/{__version__}"
         yield session

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from psycopg import sql as pgsql
-
 Dialect = Literal["postgresql", "sqlite"]
 
 # What "blank" means for not_empty: ASCII whitespace. btrim/trim with an explicit set is a plain
@@ -42,6 +40,9 @@ class Builder:
 
     def ident(self, *parts: str) -> str:
         if self.dialect == "postgresql":
+            # imported here: the plugin loads with every pytest run, and psycopg costs ~0.1 s
+            from psycopg import sql as pgsql
+
             return pgsql.Identifier(*parts).as_string(None)
         return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
 
