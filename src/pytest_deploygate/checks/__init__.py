@@ -11,8 +11,9 @@ from ..api import CheckKind
 
 def builtin_kinds() -> list[CheckKind]:
     from .environment import EnvironmentCheck
+    from .migrations import MigrationsCheck
     from .rows import RowsCheck
     from .schema import SchemaCheck
     from .sql import SqlCheck
 
-    return [SqlCheck(), EnvironmentCheck(), RowsCheck(), SchemaCheck()]
+    return [SqlCheck(), EnvironmentCheck(), RowsCheck(), SchemaCheck(), MigrationsCheck()]
