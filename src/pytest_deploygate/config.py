@@ -127,11 +127,8 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return ""
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               list: "a list", dict: "a table"}
-
-
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """A config value as an error message quotes it: `"five"`, `true`, `a table`, `42`."""
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, bool):
@@ -228,9 +225,9 @@ class EntryReader:
             return None
         # bool is an int in Python; TOML keeps them apart and so do we
         if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
-            raise self.error(key, f"expected {what}, got {_describe(value)}")
+            raise self.error(key, f"expected {what}, got {describe_value(value)}")
         if not isinstance(value, kinds):
-            raise self.error(key, f"expected {what}, got {_describe(value)}")
+            raise self.error(key, f"expected {what}, got {describe_value(value)}")
         return value
 
     def _interpolate(self, key: str, text: str) -> str:
@@ -270,7 +267,7 @@ class EntryReader:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.error(key, f"expected a string or a list of strings, got {_describe(value)}")
+            raise self.error(key, f"expected a string or a list of strings, got {describe_value(value)}")
         return tuple(self._interpolate(key, v) if interpolate else v for v in value)
 
     @overload
@@ -354,7 +351,7 @@ class EntryReader:
             return {}
         for k, v in value.items():
             if not isinstance(v, str):
-                raise self.error(f"{key}.{k}", f"expected a string, got {_describe(v)}")
+                raise self.error(f"{key}.{k}", f"expected a string, got {describe_value(v)}")
         return {k: self._interpolate(f"{key}.{k}", v) for k, v in value.items()}
 
     def table(self, key: str) -> EntryReader | None:
@@ -564,7 +561,7 @@ def _read_entry(kind: CheckKind, index: int, table: Mapping[str, Any], loading: 
     elif isinstance(skip_value, str):
         skip = skip_value
     else:
-        raise reader.error("skip", f"expected a reason (a string) or true, got {_describe(skip_value)}")
+        raise reader.error("skip", f"expected a reason (a string) or true, got {describe_value(skip_value)}")
     database = reader.database() if kind.uses_database else None
 
     options = kind.parse(reader)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..api import CheckError, CheckKind, Entry, Result, RunContext, Severity, Target, count, plural
-from ..config import EntryReader, format_duration
+from ..config import EntryReader, describe_value, format_duration
 from ..db import Database, Session
 from . import rows_sql
 from .formatting import show_row, show_value
@@ -134,7 +134,7 @@ def _parse_column_rule(reader: EntryReader, key: str, rule: str) -> Any:
     if rule in ("min", "max"):
         value = reader.raw(key)
         if isinstance(value, bool) or not isinstance(value, _SCALARS):
-            raise reader.error(key, f"expected a number, a string or a date, got {_shown(value)}")
+            raise reader.error(key, f"expected a number, a string or a date, got {describe_value(value)}")
         if isinstance(value, float) and not math.isfinite(value):
             raise reader.error(key, "must be a finite number")
         return value
@@ -143,10 +143,10 @@ def _parse_column_rule(reader: EntryReader, key: str, rule: str) -> Any:
     if rule == "allowed":
         values = reader.raw(key)
         if not isinstance(values, list) or not values:
-            raise reader.error(key, f"expected a non-empty list of values, got {_shown(values)}")
+            raise reader.error(key, f"expected a non-empty list of values, got {describe_value(values)}")
         for value in values:
             if not isinstance(value, (*_SCALARS, bool)):
-                raise reader.error(key, f"expected a list of strings or numbers, got {_shown(value)} in it")
+                raise reader.error(key, f"expected a list of strings or numbers, got {describe_value(value)} in it")
         return tuple(values)
     if rule == "references":
         text = reader.string(key, interpolate=False)
@@ -155,18 +155,6 @@ def _parse_column_rule(reader: EntryReader, key: str, rule: str) -> Any:
         names = _split_name(reader, key, text, parts=(2, 3))
         return Reference(names[:-1], names[-1])
     raise AssertionError(rule)
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
 
 
 def _parse_columns(reader: EntryReader) -> list[ColumnRule]:
