@@ -780,6 +780,17 @@ def test_sqlx_on_sqlite_in_sync_passes(gate: Gate) -> None:
     gate.run().assert_outcomes(passed=5)
 
 
+def test_an_unreadable_revision_file_fails_the_items_that_need_the_folder(gate: Gate, pg: PostgresDatabase) -> None:
+    alembic_folder(gate.path, CHAIN)
+    write(gate.path, {"alembic/versions/4d5e_broken.py": "revision = '4d5e'\ndef upgrade(:\n"})
+    pg.execute(ALEMBIC_PG + "INSERT INTO alembic_version VALUES ('3c4d5e6f7a8b');")
+    pg_config(gate, pg, "alembic", directory="alembic")
+    result = gate.run()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["FAILED *:pending] - cannot read 4d5e_broken.py: *"])
+    assert "Traceback" not in result.stdout.str()
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 
@@ -787,10 +798,10 @@ def test_an_unknown_tool_is_one_config_error_with_a_suggestion(gate: Gate) -> No
     (gate.path / "migrations").mkdir()
     sqlite_config(gate, "prsima")
     result = gate.run()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR or result.ret == pytest.ExitCode.INTERRUPTED
+    assert result.ret == pytest.ExitCode.INTERRUPTED  # a collection error, before anything runs
     out = result.stdout.str() + result.stderr.str()
-    assert '[[migrations]] #1: key "tool": "prsima" is not one of' in out
-    assert '(did you mean "prisma"?)' in out
+    assert out.count('deploygate.toml: [[migrations]] #1: key "tool": "prsima" is not one of alembic, dbmate, '
+                     'django, flyway, golang-migrate, goose, knex, prisma, rails, sqlx (did you mean "prisma"?)') == 1
     assert "Traceback" not in out
 
 

@@ -379,7 +379,10 @@ class Django(Tool):
 
     @staticmethod
     def _replaces(path: Path) -> tuple[tuple[str, str], ...]:
-        tree = ast.parse(_read(path), filename=str(path))
+        try:
+            tree = ast.parse(_read(path), filename=str(path))
+        except (SyntaxError, ValueError) as exc:
+            raise CheckError(f"cannot read {path.name}: {exc}") from None
         for node in tree.body:
             if isinstance(node, ast.ClassDef) and node.name == "Migration":
                 for statement in node.body:
