@@ -29,10 +29,12 @@ class Backend:
         script = script.replace("{now}", "CURRENT_TIMESTAMP")
         if self.pg is not None:
             self.pg.execute(script.replace("{days_ago:2}", "now() - interval '2 days'")
-                            .replace("{tab_newline}", "E'\\t\\n '").replace("{tab_x}", "E'\\tx'"))
+                            .replace("{tab_newline}", "E'\\t\\n '").replace("{tab_x}", "E'\\tx'")
+                            .replace("{control}", "E'\\x01'"))
         else:
             self.gate.sqlite(script.replace("{days_ago:2}", "datetime('now', '-2 days')")
-                             .replace("{tab_newline}", "char(9, 10, 32)").replace("{tab_x}", "char(9) || 'x'"))
+                             .replace("{tab_newline}", "char(9, 10, 32)").replace("{tab_x}", "char(9) || 'x'")
+                             .replace("{control}", "char(1)"))
 
     def config(self, body: str, settings: str = "") -> None:
         self.gate.config(f'{settings}\n[databases.main]\nurl = "{self.url}"\n\n{body}')
@@ -122,11 +124,17 @@ def test_null_and_empty_slugs_fail_with_their_ids(db: Backend) -> None:
 
 
 def test_not_empty_counts_any_whitespace_but_not_text_after_it(db: Backend) -> None:
-    db.execute(MARKETPLACE + "UPDATE ads SET title = {tab_newline} WHERE id = 11; UPDATE ads SET title = {tab_x} WHERE id = 12;")
+    # '' and whitespace only are empty; whitespace before text is not, nor a control character
+    # that is not whitespace (the PostgreSQL predicate screens on the first code being <= 32)
+    db.execute(MARKETPLACE + "UPDATE ads SET title = {tab_newline} WHERE id = 11; UPDATE ads SET title = {tab_x} WHERE id = 12;"
+               "UPDATE ads SET title = '' WHERE id = 13; UPDATE ads SET title = {control} WHERE id = 10;")
     db.config('[[rows]]\ntable = "ads"\ncolumns.title.not_empty = true\n')
     result = db.gate.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["1 of 4 rows in ads have title empty ('' or only whitespace)", "  id=11, title='\\t\\n '"])
+    result.stdout.fnmatch_lines(["2 of 4 rows in ads have title empty ('' or only whitespace)",
+                                "  id=11, title='\\t\\n '", "  id=13, title=''"])
+    result.stdout.no_fnmatch_line("*id=10*")
+    result.stdout.no_fnmatch_line("*id=12*")
 
 
 def test_min_and_max_take_dates(db: Backend) -> None:

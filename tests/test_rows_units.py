@@ -163,8 +163,8 @@ COLUMNS = {"slug": TEXT, "price": Column("price", "integer", False), "created_at
     ("sqlite", [Aggregate("not_null", "slug")], None,
      'SELECT count(*), count(*) FILTER (WHERE "slug" IS NULL) FROM "ads"', []),
     ("postgresql", [Aggregate("not_empty", "slug"), Aggregate("pattern", "slug", "^a")], "slug LIKE 'a%'",
-     "SELECT count(*), count(*) FILTER (WHERE (\"slug\" = '' OR (ascii(\"slug\") IN (32, 9, 10, 13, 12, 11) "
-     "AND btrim(\"slug\", E' \\t\\n\\r\\f\\v') = ''))), "
+     "SELECT count(*), count(*) FILTER (WHERE (ascii(\"slug\") <= 32 "
+     "AND btrim(\"slug\", E' \\t\\n\\r\\f\\v') = '')), "
      "count(*) FILTER (WHERE \"slug\" !~ %s) FROM \"ads\" WHERE (slug LIKE 'a%%')", ["^a"]),
     ("sqlite", [Aggregate("not_empty", "slug"), Aggregate("pattern", "slug", "^a")], "slug LIKE 'a%'",
      "SELECT count(*), count(*) FILTER (WHERE trim(\"slug\", char(32, 9, 10, 13, 12, 11)) = ''), "

@@ -18,7 +18,6 @@ Dialect = Literal["postgresql", "sqlite"]
 # What "blank" means for not_empty: ASCII whitespace. btrim/trim with an explicit set is a plain
 # string function, several times cheaper per row than a regex like `!~ '\S'`.
 _PG_BLANK = "E' \\t\\n\\r\\f\\v'"
-_PG_BLANK_CODES = "32, 9, 10, 13, 12, 11"
 _SQLITE_BLANK = "char(32, 9, 10, 13, 12, 11)"
 
 
@@ -93,8 +92,10 @@ def violation(b: Builder, rule: str, value: Any, column: Column, ref: str) -> st
         if not pg:
             return f"trim({ref}, {_SQLITE_BLANK}) = ''"
         text = as_text(b, column, ref)
-        # a blank value is '' or starts with whitespace: ascii() (no copy) spares most rows the btrim
-        return f"({text} = '' OR (ascii({text}) IN ({_PG_BLANK_CODES}) AND btrim({text}, {_PG_BLANK}) = ''))"
+        # a blank value is '' (ascii() gives 0) or starts with a code <= 32 (every blank one is):
+        # one integer comparison spares nearly every row the btrim; half the cost of `= '' OR
+        # ascii() IN (...)` per row (measured: benchmarks/bench_rows.py's table, 2,000,000 rows)
+        return f"(ascii({text}) <= 32 AND btrim({text}, {_PG_BLANK}) = '')"
     if rule == "pattern":
         return f"{as_text(b, column, ref)} !~ {b.param(value)}" if pg else f"NOT ({ref} REGEXP {b.param(value)})"
     if rule == "min":
