@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -13,7 +14,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from pytest_deploygate.checks.schema import compare_enums, compare_table, schema_json
+from pytest_deploygate.checks.schema import (
+    compare_enums,
+    compare_table,
+    parse_snapshot,
+    schema_json,
+)
 from pytest_deploygate.cli import main as deploygate
 from pytest_deploygate.config import DatabaseConfig
 from pytest_deploygate.db import Database
@@ -476,3 +482,36 @@ def test_the_snapshot_text_is_valid_json_one_line_per_column() -> None:
     assert json.loads(text) == schema.to_json()
     assert '        "é\\\\n": {"type": "text", "nullable": true, "default": "\'a\\"b\'::text", "identity": "always"}' in text.splitlines()
     assert text.endswith("}\n")
+
+
+def test_every_snapshot_line_is_what_json_dumps_writes_for_it() -> None:
+    # the writer has a fast path for the usual three-key column: it must write what the stdlib does
+    columns: dict[str, dict[str, object]] = {
+        "plain": {"type": "integer", "nullable": True, "default": None},
+        "not_null": {"type": "text", "nullable": False, "default": "'é \"q\" \\\\ \t'::text"},
+        "identity": {"type": "bigint", "nullable": False, "default": None, "identity": "always"},
+        "collated": {"type": "text", "nullable": True, "default": None, "collation": "C"},
+        "reordered": {"nullable": True, "type": "date", "default": None},
+        "numeric_default": {"type": "integer", "nullable": True, "default": 0},
+    }
+    text = schema_json(Schema("postgresql", {"t": Table(columns=columns)}))
+    lines = [line.removesuffix(",") for line in text.splitlines()]
+    for name, spec in columns.items():
+        assert f"        {json.dumps(name, ensure_ascii=False)}: {json.dumps(spec, ensure_ascii=False)}" in lines
+    assert json.loads(text)["tables"]["t"]["columns"] == columns
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_reading_a_snapshot_leaves_the_garbage_collector_as_it_was(enabled: bool) -> None:
+    # reflection and parsing pause the cyclic GC while they build; they must hand it back as found,
+    # also when the text is not a snapshot
+    text = schema_json(Schema("sqlite", {"t": Table(columns={"a": {"type": "int", "nullable": True, "default": None}})}))
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert parse_snapshot(text).tables["t"].columns["a"]["type"] == "int"
+        assert gc.isenabled() is enabled
+        with pytest.raises(ValueError, match="is not valid JSON"):
+            parse_snapshot("{")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()

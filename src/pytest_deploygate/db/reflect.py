@@ -11,8 +11,11 @@ comparing two schemas is comparing dictionaries (:mod:`pytest_deploygate.checks.
 
 from __future__ import annotations
 
+import gc
 import re
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
@@ -104,11 +107,29 @@ class Schema:
             raise ValueError("is corrupt: a table entry is not of the snapshot's shape") from None
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a schema's many small objects are built.
+
+    A schema is tens of thousands of dicts and lists without a single reference cycle, yet their
+    allocation sets off collections that walk every object the process holds (all of pytest's
+    too): on 1,000 tables x 20 columns, each pause cost 10-25 ms, a tenth of the whole compare.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def reflect(session: Session) -> Schema:
     """The schema of the database behind `session` (one read-only transaction)."""
-    if session.dialect == "postgresql":
-        return _reflect_postgres(session)
-    return _reflect_sqlite(session)
+    with gc_paused():
+        if session.dialect == "postgresql":
+            return _reflect_postgres(session)
+        return _reflect_sqlite(session)
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
