@@ -144,7 +144,7 @@ def test_a_bug_in_a_kind_shows_its_traceback(kind_gate: Gate) -> None:
     result.stdout.fnmatch_lines(["*ZeroDivisionError*"])
 
 
-def test_two_kinds_with_one_name_are_a_usage_error(gate: Gate) -> None:
+def test_two_kinds_with_one_name_are_a_config_error(gate: Gate) -> None:
     gate.pytester.makeconftest('''
 from pytest_deploygate import CheckKind
 
@@ -156,7 +156,9 @@ def pytest_deploygate_kinds(config):
 ''')
     gate.config("")
     result = gate.run()
-    result.stderr.fnmatch_lines(['ERROR: deploygate: two check kinds are named "sql"'])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(['deploygate.toml: two check kinds are named "sql" (Sql and SqlCheck)'])
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_a_conftest_can_override_the_plugins_own_fixtures(gate: Gate) -> None:

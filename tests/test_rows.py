@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import time
@@ -184,7 +185,8 @@ def test_every_rule_passes_on_healthy_data(db: Backend) -> None:
     result.assert_outcomes(passed=9)
     checks = report(db.gate)
     assert checks["main.ads:min_rows"]["verdict"] == "ads has 4 rows (min 2)"
-    assert checks["main.ads:fresh"]["verdict"].startswith("newest ads.created_at is 0s old (max 1h)")
+    # 0s, or a second or two on a loaded machine
+    assert re.match(r"newest ads\.created_at is \ds old \(max 1h\)", checks["main.ads:fresh"]["verdict"])
     assert checks["main.ads.category_id:references"]["verdict"] == \
         "0 of 4 rows in ads have category_id with no match in categories.id"
 

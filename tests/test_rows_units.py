@@ -15,7 +15,6 @@ from pytest_deploygate.checks.rows import (
     RowsCheck,
     RowsOptions,
     TableRule,
-    _age,
 )
 from pytest_deploygate.checks.rows_sql import (
     Aggregate,
@@ -26,6 +25,7 @@ from pytest_deploygate.checks.rows_sql import (
     scan_query,
 )
 from pytest_deploygate.config import ConfigError, GateConfig, load_config
+from pytest_deploygate.wording import age
 
 HEAD = '[databases.main]\nurl = "sqlite:///app.db"\n\n[[rows]]\ntable = "ads"\n'
 
@@ -222,4 +222,4 @@ def test_samples_are_the_first_violating_rows_by_key() -> None:
     (5, "5s"), (125, "2m"), (3600 * 31 + 60 * 5, "1d 7h"), (3600 * 5 + 60 * 7, "5h 7m"), (86400 * 2, "2d"),
 ])
 def test_ages_read_like_a_person_wrote_them(seconds: float, text: str) -> None:
-    assert _age(seconds) == text
+    assert age(seconds) == text

@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from pytest_deploygate import CheckError, CheckKind, Result, RunContext, Target
-from pytest_deploygate.config import EntryReader
+from pytest_deploygate import CheckError, CheckKind, EntryReader, Result, RunContext, Target
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class HttpStatusOptions:
     status: int
 
 
-class HttpStatusCheck(CheckKind):
+class HttpStatusCheck(CheckKind[HttpStatusOptions, None]):
     """`[[http_status]]`: a URL must answer with the expected status."""
 
     name = "http_status"
@@ -47,8 +46,8 @@ class HttpStatusCheck(CheckKind):
     def default_name(self, options: HttpStatusOptions, entry_index: int, database: str | None) -> str:
         return f"http{entry_index}"
 
-    def run(self, target: Target, ctx: RunContext) -> Result:
-        options: HttpStatusOptions = target.entry.options
+    def run(self, target: Target[HttpStatusOptions, None], ctx: RunContext) -> Result:
+        options = target.entry.options
         session: requests.Session = ctx.fixtures["deploygate_http"]
         try:
             response = session.get(options.url, timeout=ctx.timeout)

@@ -1,17 +1,27 @@
 """The contract between the gate and its check families.
 
-A check family (a "kind") is a :class:`CheckKind`: it reads its config table through an
-:class:`EntryReader` into its own frozen options, expands an :class:`Entry` into
-:class:`Target` s (one pytest item each) and runs one target into a :class:`Result`.
+A check family (a "kind") is a :class:`CheckKind`, generic in the type of its parsed options and
+the payload each of its targets carries: it reads its config table through an
+:class:`~pytest_deploygate.config.EntryReader` into its options, expands an :class:`Entry` into
+:class:`Target` s (one pytest item each) and runs one target into a :class:`Result`. mypy checks
+what a kind reads: `entry.options` and `target.payload` have the kind's own types.
+
+:class:`AspectKind` is the base for an entry whose items are fixed aspects of one shared
+computation (`[[migrations]]`: table, pending, missing, failed, checksums from one read).
+
 Nothing here imports pytest, so a kind is testable as plain Python.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
+
+from .errors import CheckError
+from .wording import format_duration
 
 if TYPE_CHECKING:
     from .config import EntryReader, GateConfig
@@ -19,12 +29,29 @@ if TYPE_CHECKING:
     from .secrets import Redactor
 
 Severity = Literal["fail", "warn"]
+#: whether a kind's entries take a `database` key: never, when the user gives one, always
+DatabaseUse = Literal["no", "optional", "required"]
 Figure = int | float
 T = TypeVar("T")
+OptionsT = TypeVar("OptionsT")
+PayloadT = TypeVar("PayloadT")
+SharedT = TypeVar("SharedT")
+
+
+def item_id(name: str, *parts: str, aspect: str | None = None) -> str:
+    """The id inside an item's brackets: `main.ads.slug:not_null`.
+
+    Args:
+        name: the entry's name (may be "", then the id starts with the first part).
+        parts: what the item checks within the entry (a table, a column, a file pattern).
+        aspect: which check of it (`not_null`, `pending`, `missing`), after a colon.
+    """
+    text = ".".join(part for part in (name, *parts) if part)
+    return f"{text}:{aspect}" if aspect else text
 
 
 @dataclass(frozen=True)
-class Entry:
+class Entry(Generic[OptionsT]):
     """One validated check table of the config (`[[sql]]`, `[[rows]]`, ...).
 
     Attributes:
@@ -37,7 +64,7 @@ class Entry:
         skip: a reason to skip its items, or None.
         options: the kind's own parsed options (a frozen dataclass of the kind's choosing).
         source: the config file it was read from.
-        database: the database alias it uses, if the kind has a `database` key.
+        database: the database alias it uses, if it has one.
     """
 
     kind: str
@@ -47,7 +74,7 @@ class Entry:
     marks: tuple[str, ...]
     timeout: float
     skip: str | None
-    options: Any
+    options: OptionsT
     source: Path
     database: str | None = None
 
@@ -58,22 +85,40 @@ class Entry:
 
 
 @dataclass(frozen=True)
-class Target:
+class Target(Generic[OptionsT, PayloadT]):
     """One item of the gate: what one entry checks on one thing.
+
+    Build it with :meth:`at`, which makes the id from its parts.
 
     Attributes:
         entry: the entry it comes from.
+        payload: what the kind needs to run it (frozen, picklable), of the kind's payload type.
         suffix: appended to the entry's name to make the item id (`.ads`, `:pending`, ...).
         subject: what it checks, in words, for reports (`ads.slug`, `/api/health`).
-        payload: whatever the kind needs to run it (frozen, picklable).
         severity: overrides the entry's severity for this target (e.g. a per-rule severity).
     """
 
-    entry: Entry
+    entry: Entry[OptionsT]
+    payload: PayloadT
     suffix: str = ""
     subject: str = ""
-    payload: Any = None
     severity: Severity | None = None
+
+    @classmethod
+    def at(cls, entry: Entry[OptionsT], *parts: str, payload: PayloadT, aspect: str | None = None,
+           subject: str = "", severity: Severity | None = None) -> Target[OptionsT, PayloadT]:
+        """The target `entry.name.part...:aspect` (see :func:`item_id`).
+
+        Args:
+            entry: the entry it comes from.
+            parts: what it checks within the entry (`"ads"`, `"slug"`).
+            payload: what the kind needs to run it.
+            aspect: which check of it, after a colon (`"not_null"`).
+            subject: what it checks, in words, for reports.
+            severity: overrides the entry's severity.
+        """
+        suffix = item_id(entry.name, *parts, aspect=aspect)[len(entry.name):]
+        return cls(entry, payload, suffix, subject, severity)
 
     @property
     def id(self) -> str:
@@ -87,6 +132,7 @@ class Target:
 
     @property
     def effective_severity(self) -> Severity:
+        """The target's own severity, else its entry's."""
         return self.severity or self.entry.severity
 
 
@@ -108,14 +154,17 @@ class Result:
 
     @classmethod
     def ok(cls, verdict: str = "", **figures: Figure) -> Result:
+        """A pass, with what was measured."""
         return cls("passed", verdict, (), figures)
 
     @classmethod
     def fail(cls, verdict: str, samples: Sequence[str] = (), **figures: Figure) -> Result:
+        """A failure: the verdict, up to `samples` examples, and what was measured."""
         return cls("failed", verdict, tuple(samples), figures)
 
     @classmethod
     def skip(cls, reason: str) -> Result:
+        """Nothing to check, and why."""
         return cls("skipped", reason)
 
     @property
@@ -123,8 +172,18 @@ class Result:
         return self.status == "passed"
 
 
-class CheckError(Exception):
-    """A check could not run (database unreachable, unknown table): it fails with this message."""
+@dataclass(frozen=True)
+class RunOptions:
+    """The plugin's switches, as kinds see them.
+
+    Attributes:
+        update_snapshots: `--deploygate-update-snapshots`: rewrite snapshot files instead of comparing.
+        xdist_worker: running in a pytest-xdist worker, whose siblings already keep the cores
+            busy: a kind should not start parallel work of its own.
+    """
+
+    update_snapshots: bool = False
+    xdist_worker: bool = False
 
 
 @dataclass
@@ -138,8 +197,10 @@ class RunContext:
         samples: how many examples a failure shows.
         timeout: this item's time budget, in seconds.
         fixtures: the pytest fixtures the kind asked for, by name.
-        options: plugin switches: `update_snapshots`, `parallel_workers` (True in an xdist worker).
+        options: the plugin's switches.
         cache: per-process memo shared by all items (see :meth:`memo`).
+        deadline: when this item's time is up, on the `time.monotonic()` clock (set from
+            `timeout` when the context is made); long walks and hashing call :meth:`check_deadline`.
     """
 
     gate: GateConfig
@@ -148,12 +209,30 @@ class RunContext:
     samples: int
     timeout: float
     fixtures: Mapping[str, Any] = field(default_factory=dict)
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: RunOptions = field(default_factory=RunOptions)
     cache: dict[Any, Any] = field(default_factory=dict)
+    deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.deadline:
+            self.deadline = time.monotonic() + self.timeout
 
     def database(self, alias: str) -> Database:
         """The database named `alias` in the config; raises CheckError when unreachable."""
         return self.databases.get(alias)
+
+    def remaining(self) -> float:
+        """Seconds left before :attr:`deadline` (0 when past it)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+    def check_deadline(self, what: str) -> None:
+        """Raise CheckError when the item's time is up: call it between units of long work.
+
+        Args:
+            what: the work under way, for the message (`walking apps/web/public`).
+        """
+        if time.monotonic() > self.deadline:
+            raise CheckError(f"{what}: stopped after {format_duration(self.timeout)} (the check's timeout)")
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per process and share: one scan serves every item that needs it.
@@ -169,47 +248,90 @@ class RunContext:
         ok, value = self.cache[key]
         if not ok:
             raise value
-        return value  # type: ignore[no-any-return]
+        return cast("T", value)
 
 
-class CheckKind:
+class CheckKind(Generic[OptionsT, PayloadT]):
     """A family of checks: one config table, its validation, its items and its runner.
 
-    Subclass it, set `name`, implement `parse`, `expand` (optional) and `run`, and return
-    an instance from the `pytest_deploygate_kinds` hook.
+    Subclass it as `CheckKind[MyOptions, MyPayload]`, set `name`, implement `parse`, `expand`
+    (optional) and `run`, and return an instance from the `pytest_deploygate_kinds` hook.
     """
 
     #: the TOML table name (`[[name]]`) and the pytest mark of its items
     name: ClassVar[str] = ""
     #: one line for `--markers` and the docs
     summary: ClassVar[str] = ""
-    #: whether its entries take a `database` key (validated against `[databases]`)
-    uses_database: ClassVar[bool] = False
+    #: whether its entries take a `database` key (validated against `[databases]`); with
+    #: "required" it may be left out when the config has exactly one database
+    uses_database: ClassVar[DatabaseUse] = "no"
     #: pytest fixtures its runner needs; they arrive in `RunContext.fixtures`
     fixtures: ClassVar[tuple[str, ...]] = ()
 
-    def parse(self, reader: EntryReader) -> Any:
-        """Read and validate the kind's own keys; return its frozen options."""
-        return None
+    def parse(self, reader: EntryReader) -> OptionsT:
+        """Read and validate the kind's own keys; return its frozen options.
 
-    def default_name(self, options: Any, entry_index: int, database: str | None) -> str:
+        Raise `reader.error(key, message)` for a bad value: it names file, check and key.
+        """
+        return cast("OptionsT", None)
+
+    def default_name(self, options: OptionsT, entry_index: int, database: str | None) -> str:
         """The id prefix when the entry has no `name`."""
         return database or f"{self.name}{entry_index}"
 
-    def expand(self, entry: Entry) -> Sequence[Target]:
-        """The targets (items) of one entry. Must not read live state: it runs at collection."""
-        return [Target(entry)]
+    def expand(self, entry: Entry[OptionsT]) -> Sequence[Target[OptionsT, PayloadT]]:
+        """The targets (items) of one entry. Must not read live state: it runs at collection.
 
-    def run(self, target: Target, ctx: RunContext) -> Result:
+        The default is one item named after the entry, with no payload.
+        """
+        return [Target.at(entry, payload=cast("PayloadT", None))]
+
+    def run(self, target: Target[OptionsT, PayloadT], ctx: RunContext) -> Result:
         """Run one target. Raise CheckError for "could not check"; return a Result otherwise."""
         raise NotImplementedError
 
+    def group(self, target: Target[OptionsT, PayloadT]) -> str | None:
+        """A name shared by the items whose work is shared (one scan, one read), else None.
 
-def count(n: int) -> str:
-    """`120412` -> `120,412`: figures in verdicts read like a person wrote them."""
-    return f"{n:,}"
+        Such items carry an `xdist_group` mark, so `pytest -n N --dist loadgroup` runs them in
+        one worker and the shared work once.
+        """
+        return None
 
 
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """`1 row`, `3 rows`, with the count formatted by :func:`count`."""
-    return f"{count(n)} {one if n == 1 else (many or one + 's')}"
+class AspectKind(CheckKind[OptionsT, str], Generic[OptionsT, SharedT]):
+    """One entry, several fixed aspects that share one computation.
+
+    Each aspect is an item `name:aspect`. The first item of an entry to run in a process calls
+    :meth:`compute` (a read of a table and a folder, a walk, a hash); every aspect then judges
+    that shared value in :meth:`judge`. A CheckError from `compute` fails every aspect with its
+    message. The items of an entry share an xdist group.
+    """
+
+    def aspects(self, entry: Entry[OptionsT]) -> Sequence[str]:
+        """The aspects this entry has, in item order (some may depend on its options)."""
+        raise NotImplementedError
+
+    def subject(self, entry: Entry[OptionsT], aspect: str) -> str:
+        """What an aspect checks, in words, for reports."""
+        return aspect
+
+    def compute(self, entry: Entry[OptionsT], ctx: RunContext) -> SharedT:
+        """The work every aspect of `entry` shares: run once per entry per process."""
+        raise NotImplementedError
+
+    def judge(self, aspect: str, shared: SharedT, target: Target[OptionsT, str], ctx: RunContext) -> Result:
+        """One aspect's result, from the shared value."""
+        raise NotImplementedError
+
+    def expand(self, entry: Entry[OptionsT]) -> list[Target[OptionsT, str]]:
+        return [Target.at(entry, aspect=aspect, payload=aspect, subject=self.subject(entry, aspect))
+                for aspect in self.aspects(entry)]
+
+    def run(self, target: Target[OptionsT, str], ctx: RunContext) -> Result:
+        entry = target.entry
+        shared = ctx.memo((self.name, str(entry.source), entry.name), lambda: self.compute(entry, ctx))
+        return self.judge(target.payload, shared, target, ctx)
+
+    def group(self, target: Target[OptionsT, str]) -> str | None:
+        return f"{self.name}:{target.entry.name}"

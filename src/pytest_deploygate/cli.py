@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .api import CheckError
 from .checks.schema import schema_json, write_snapshot
-from .config import DatabaseConfig, interpolate, parse_duration
-from .db import Database
+from .config import interpolate
+from .db import Database, DatabaseConfig, parse_database_url
 from .db.reflect import reflect
-from .db.url import parse_database_url
+from .errors import CheckError
 from .secrets import Redactor
+from .wording import parse_duration
 
 
 def _duration(text: str) -> float:

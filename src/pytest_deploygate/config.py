@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .api import Entry, Severity, Target
-from .db.url import DatabaseURL, parse_database_url
+from .db.url import DatabaseConfig, parse_database_url
+from .errors import ConfigError, MissingVariable
 from .secrets import Redactor
+from .wording import describe_value, format_duration, parse_duration  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from .api import CheckKind
@@ -34,51 +36,6 @@ CONFIG_FILENAME = "deploygate.toml"
 COMMON_KEYS = ("name", "severity", "marks", "timeout", "skip")
 SETTINGS_KEYS = ("samples", "timeout")
 DATABASE_KEYS = ("url", "connect_timeout", "statement_timeout")
-
-
-class ConfigError(Exception):
-    """A config problem, said in one line: `file: check: key "k": what is wrong`."""
-
-    def __init__(self, file: str, where: str, key: str | None, message: str) -> None:
-        self.file, self.where, self.key, self.message = file, where, key, message
-        parts = [file]
-        if where:
-            parts.append(where)
-        if key:
-            parts.append(f'key "{key}"')
-        super().__init__(": ".join([*parts, message]))
-
-
-class MissingVariable(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-# ---------------------------------------------------------------------------------------------
-# Durations and ${VAR} interpolation
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str) -> float:
-    """`"500ms"` -> 0.5, `"26h"` -> 93600.0. Raises ValueError with the accepted forms."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f'"{text}" is not a duration (use e.g. "500ms", "30s", "10m", "26h", "7d")')
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-def format_duration(seconds: float) -> str:
-    """The inverse of :func:`parse_duration`, for messages: 93600 -> "26h"."""
-    for unit in ("d", "h", "m", "s"):
-        value = seconds / _UNITS[unit]
-        if value >= 1 and value == int(value):
-            return f"{int(value)}{unit}"
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    return f"{seconds:g}s"
 
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
@@ -125,19 +82,6 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     if choices:
         return " (valid keys: " + ", ".join(choices) + ")"
     return ""
-
-
-def describe_value(value: Any) -> str:
-    """A config value as an error message quotes it: `"five"`, `true`, `a table`, `42`."""
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,14 +345,6 @@ class Settings:
 
 
 @dataclass(frozen=True)
-class DatabaseConfig:
-    alias: str
-    url: DatabaseURL
-    connect_timeout: float
-    statement_timeout: float
-
-
-@dataclass(frozen=True)
 class GateConfig:
     """A loaded config: its settings, databases, entries and their targets (in file order)."""
 
@@ -416,8 +352,8 @@ class GateConfig:
     display: str
     settings: Settings
     databases: Mapping[str, DatabaseConfig]
-    entries: tuple[Entry, ...]
-    targets: tuple[Target, ...]
+    entries: tuple[Entry[Any], ...]
+    targets: tuple[Target[Any, Any], ...]
     secrets: tuple[str, ...] = field(default=())
 
     @cached_property
@@ -449,7 +385,7 @@ def _read_toml(path: Path, display: str) -> dict[str, Any]:
     return data
 
 
-def load_config(path: Path, kinds: Mapping[str, CheckKind], environ: Mapping[str, str] | None = None,
+def load_config(path: Path, kinds: Mapping[str, CheckKind[Any, Any]], environ: Mapping[str, str] | None = None,
                 display: str | None = None) -> GateConfig:
     """Read, interpolate, validate and expand a gate config.
 
@@ -478,7 +414,7 @@ def load_config(path: Path, kinds: Mapping[str, CheckKind], environ: Mapping[str
             raise ConfigError(display, "", key, "unknown table" + suggest(key, top_known).replace(
                 "valid keys", "valid tables"))
 
-    entries: list[Entry] = []
+    entries: list[Entry[Any]] = []
     for kind_name in data:
         if kind_name not in kinds:
             continue
@@ -538,8 +474,8 @@ def _read_databases(section: Any, loading: _Loading) -> dict[str, DatabaseConfig
     return result
 
 
-def _read_entry(kind: CheckKind, index: int, table: Mapping[str, Any], loading: _Loading,
-                settings: Settings) -> Entry:
+def _read_entry(kind: CheckKind[Any, Any], index: int, table: Mapping[str, Any], loading: _Loading,
+                settings: Settings) -> Entry[Any]:
     given_name = table.get("name")
     label = f"[[{kind.name}]] #{index}" + (f' "{given_name}"' if isinstance(given_name, str) else "")
     reader = EntryReader(table, loading, label)
@@ -562,7 +498,7 @@ def _read_entry(kind: CheckKind, index: int, table: Mapping[str, Any], loading: 
         skip = skip_value
     else:
         raise reader.error("skip", f"expected a reason (a string) or true, got {describe_value(skip_value)}")
-    database = reader.database() if kind.uses_database else None
+    database = _entry_database(kind, reader)
 
     options = kind.parse(reader)
     reader.unknown_keys()
@@ -574,9 +510,18 @@ def _read_entry(kind: CheckKind, index: int, table: Mapping[str, Any], loading: 
     )
 
 
-def _expand(entries: Sequence[Entry], kinds: Mapping[str, CheckKind], display: str) -> tuple[Target, ...]:
-    targets: list[Target] = []
-    seen: dict[str, Entry] = {}
+def _entry_database(kind: CheckKind[Any, Any], reader: EntryReader) -> str | None:
+    use: object = kind.uses_database
+    if use is True or use == "required":  # True: kinds written before DatabaseUse
+        return reader.database()
+    if use == "optional" and reader.has("database"):
+        return reader.database()
+    return None
+
+
+def _expand(entries: Sequence[Entry[Any]], kinds: Mapping[str, CheckKind[Any, Any]], display: str) -> tuple[Target[Any, Any], ...]:
+    targets: list[Target[Any, Any]] = []
+    seen: dict[str, Entry[Any]] = {}
     for entry in entries:
         try:
             expanded = kinds[entry.kind].expand(entry)
@@ -593,7 +538,7 @@ def _expand(entries: Sequence[Entry], kinds: Mapping[str, CheckKind], display: s
     return tuple(targets)
 
 
-def entry_error(entry: Entry, key: str | None, message: str, display: str | None = None) -> ConfigError:
+def entry_error(entry: Entry[Any], key: str | None, message: str, display: str | None = None) -> ConfigError:
     """A ConfigError about an entry, for kinds that find a problem while expanding it."""
     return ConfigError(display or str(entry.source), entry.label, key, message)
 

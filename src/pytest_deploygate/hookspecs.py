@@ -14,9 +14,11 @@ if TYPE_CHECKING:
 
 
 @pytest.hookspec
-def pytest_deploygate_kinds(config: pytest.Config) -> list[CheckKind]:  # type: ignore[empty-body]
+def pytest_deploygate_kinds(config: pytest.Config) -> list[CheckKind[Any, Any]]:  # type: ignore[empty-body]
     """Return check kinds to add to the gate (each a :class:`~pytest_deploygate.api.CheckKind`).
 
+    Asked per gate file, through that file's hook proxy: a conftest.py beside or above the gate
+    file counts, whether the file was named on the command line or by `--deploygate-config`.
     Every implementation's list is used; the built-in kinds come from the plugin's own
     implementation. A kind's `name` is its config table (`[[name]]`) and its pytest mark;
     two kinds with the same name are an error.
@@ -27,7 +29,7 @@ def pytest_deploygate_kinds(config: pytest.Config) -> list[CheckKind]:  # type: 
 
 
 @pytest.hookspec(firstresult=True)
-def pytest_deploygate_run_check(kind: CheckKind, target: Target, context: RunContext) -> Result | None:
+def pytest_deploygate_run_check(kind: CheckKind[Any, Any], target: Target[Any, Any], context: RunContext) -> Result | None:
     """Run one target of the gate and return its result; the first non-None result wins.
 
     The built-in implementation (`trylast`) calls `kind.run(target, context)` and turns a
@@ -42,7 +44,7 @@ def pytest_deploygate_run_check(kind: CheckKind, target: Target, context: RunCon
 
 
 @pytest.hookspec
-def pytest_deploygate_result(target: Target, result: Result, item: Any) -> None:
+def pytest_deploygate_result(target: Target[Any, Any], result: Result, item: Any) -> None:
     """Observe each check's result, in the process that ran it (an xdist worker under `-n`).
 
     The result's text is already free of secrets.

@@ -3,6 +3,8 @@
 Items are `pytest.Function` subclasses so that they take part in fixtures the public way: the
 runner's signature names the fixtures it needs (`deploygate_runtime` and the kind's own), and a
 user's conftest can override any of them.
+
+Imported only when a gate file is collected: a pytest run without a gate never loads it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Any
 import pytest
 
 from .api import CheckKind, Result, Target
-from .config import ConfigError, GateConfig, load_config
+from .config import GateConfig, load_config
+from .errors import ConfigError
 from .runtime import GateRuntime
 
-KINDS_KEY = pytest.StashKey[dict[str, CheckKind]]()
 RESULT_KEY = pytest.StashKey[Result]()
 RUNTIME_FIXTURE = "deploygate_runtime"
+
+Kinds = dict[str, CheckKind[Any, Any]]
 
 
 class CheckFailed(Exception):
@@ -38,19 +42,22 @@ def format_failure(result: Result) -> str:
     return "\n".join(lines)
 
 
-def registered_kinds(config: pytest.Config) -> dict[str, CheckKind]:
-    """The check kinds of every `pytest_deploygate_kinds` implementation, by name."""
-    if KINDS_KEY not in config.stash:
-        kinds: dict[str, CheckKind] = {}
-        for batch in config.hook.pytest_deploygate_kinds(config=config):
-            for kind in batch:
-                if not kind.name:
-                    raise pytest.UsageError(f"deploygate: check kind {type(kind).__name__} has no name")
-                if kind.name in kinds and type(kinds[kind.name]) is not type(kind):
-                    raise pytest.UsageError(f'deploygate: two check kinds are named "{kind.name}"')
-                kinds[kind.name] = kind
-        config.stash[KINDS_KEY] = kinds
-    return config.stash[KINDS_KEY]
+def kinds_for(node: pytest.Collector, display: str) -> Kinds:
+    """The check kinds visible from `node`'s folder, by name.
+
+    Asked through the node's own hook proxy, so a conftest.py beside (or above) the gate file
+    that adds a kind counts, however the file was named on the command line.
+    """
+    kinds: Kinds = {}
+    for batch in node.ihook.pytest_deploygate_kinds(config=node.config):
+        for kind in batch:
+            if not kind.name:
+                raise ConfigError(display, "", None, f"check kind {type(kind).__name__} has no name")
+            if kind.name in kinds and type(kinds[kind.name]) is not type(kind):
+                raise ConfigError(display, "", None, f'two check kinds are named "{kind.name}" '
+                                  f"({type(kinds[kind.name]).__name__} and {type(kind).__name__})")
+            kinds[kind.name] = kind
+    return kinds
 
 
 def _runner_signature(fixtures: tuple[str, ...]) -> Any:
@@ -85,19 +92,22 @@ class GateFile(pytest.File):
     """A gate config file (`deploygate.toml`, `pyproject.toml`, or any TOML given on the command line)."""
 
     def collect(self) -> Iterator[GateItem]:
-        kinds = registered_kinds(self.config)
-        gate = load_config(self.path, kinds, display=self.nodeid or self.path.name)
-        for entry in gate.entries:
-            for mark in entry.marks:
-                self.config.addinivalue_line("markers", f"{mark}: declared in {gate.display}")
+        display = self.nodeid or self.path.name
+        kinds = kinds_for(self, display)
+        gate = load_config(self.path, kinds, display=display)
+        declared = {line.split(":", 1)[0] for line in self.config.getini("markers")}
+        for name in sorted({*kinds, *(mark for entry in gate.entries for mark in entry.marks)} - declared):
+            about = f"deploygate [[{name}]] checks: {kinds[name].summary}" if name in kinds else f"declared in {gate.display}"
+            self.config.addinivalue_line("markers", f"{name}: {about}")
         runners = {name: _runner_signature(kind.fixtures) for name, kind in kinds.items()}
         lines = entry_lines(self.path.read_text(encoding="utf-8"))
         for order, target in enumerate(gate.targets):
             entry = target.entry
+            kind = kinds[entry.kind]
             yield GateItem.from_parent(
                 self, name=target.item_name, callobj=runners[entry.kind],
-                target=target, gate=gate, kind=kinds[entry.kind], order=order,
-                line=lines.get((entry.kind, entry.index), 0),
+                target=target, gate=gate, kind=kind, order=order,
+                line=lines.get((entry.kind, entry.index), 0), group=kind.group(target),
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -109,17 +119,21 @@ class GateFile(pytest.File):
 class GateItem(pytest.Function):
     """One check of the gate: `deploygate.toml::rows[main.ads.slug:not_null]`."""
 
-    def __init__(self, *, target: Target, gate: GateConfig, kind: CheckKind, order: int = 0,
-                 line: int = 0, **kwargs: Any) -> None:
+    def __init__(self, *, target: Target[Any, Any], gate: GateConfig, kind: CheckKind[Any, Any],
+                 order: int = 0, line: int = 0, group: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.line = line
         self.order = order  # position in the config: reports follow it, whatever the xdist worker
         self.target = target
         self.gate = gate
         self.kind = kind
+        self.group = group
         entry = target.entry
         for mark in ("deploygate", entry.kind, *entry.marks):
             self.add_marker(mark)
+        if group is not None:
+            # with `--dist loadgroup`, pytest-xdist runs the items of a group in one worker
+            self.add_marker(pytest.mark.xdist_group(group))
         if entry.skip:
             self.add_marker(pytest.mark.skip(reason=entry.skip))
         self.user_properties.extend(self._properties())
@@ -139,7 +153,7 @@ class GateItem(pytest.Function):
             raise TypeError(f"the {RUNTIME_FIXTURE} fixture must give a GateRuntime, got {type(runtime).__name__}")
         fixtures = {name: self.funcargs[name] for name in self.kind.fixtures}
         context = runtime.context(self.gate, self.target, fixtures)
-        result: Result = self.config.hook.pytest_deploygate_run_check(
+        result: Result = self.ihook.pytest_deploygate_run_check(
             kind=self.kind, target=self.target, context=context)
         redact = self.gate.redactor
         result = Result(result.status, redact(result.verdict),
@@ -147,7 +161,7 @@ class GateItem(pytest.Function):
         self.stash[RESULT_KEY] = result
         for name, value in result.figures.items():
             self.user_properties.append((name, value))
-        self.config.hook.pytest_deploygate_result(target=self.target, result=result, item=self)
+        self.ihook.pytest_deploygate_result(target=self.target, result=result, item=self)
         if result.status == "skipped":
             pytest.skip(result.verdict)
         if result.status == "failed":
@@ -160,6 +174,12 @@ class GateItem(pytest.Function):
         if isinstance(excinfo.value, CheckFailed):
             return format_failure(excinfo.value.result)
         return super().repr_failure(excinfo)
+
+    @property
+    def display_nodeid(self) -> str:
+        """The node id without the `@group` that `--dist loadgroup` appends to it."""
+        suffix = f"@{self.group}"
+        return self.nodeid.removesuffix(suffix) if self.group and self.nodeid.endswith(suffix) else self.nodeid
 
     @property
     def id(self) -> Any:

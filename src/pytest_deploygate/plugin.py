@@ -1,7 +1,13 @@
-"""pytest hook implementations: options, markers, activation, collection, fixtures, reporting."""
+"""pytest hook implementations: options, markers, activation, collection, fixtures, reporting.
+
+Loaded with every pytest run (entry point `pytest11`), so it imports only pytest at the top:
+the config loader, the families and the database layer are imported when a gate is collected,
+the report when a gate's result arrives.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,15 +16,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import __version__
-from .api import CheckError, CheckKind, Result, RunContext, Target
-from .checks import builtin_kinds
-from .config import find_config
-from .items import GateFile, GateItem, registered_kinds
-from .report import GateReport, GateReporter, record_for, record_status
-from .runtime import GateRuntime
+from .checks import BUILTIN
 
 if TYPE_CHECKING:
     import requests
+
+    from .api import CheckKind, Result, RunContext, Target
+    from .items import GateFile
+    from .report import GateReport
+    from .runtime import GateRuntime
+
+ITEMS_MODULE = "pytest_deploygate.items"
 
 
 @dataclass
@@ -28,7 +36,15 @@ class GateState:
     active: bool = False
     config_path: Path | None = None
     explicit_files: set[Path] = field(default_factory=set)
-    report: GateReport = field(default_factory=GateReport)
+    report: GateReport | None = None
+
+    def records(self) -> GateReport:
+        """The report of this run's results, made on the first one."""
+        if self.report is None:
+            from .report import GateReport
+
+            self.report = GateReport()
+        return self.report
 
 
 STATE_KEY = pytest.StashKey[GateState]()
@@ -56,12 +72,17 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_deploygate_kinds(config: pytest.Config) -> list[CheckKind]:
+def pytest_deploygate_kinds(config: pytest.Config) -> list[CheckKind[Any, Any]]:
+    from .checks import builtin_kinds
+
     return builtin_kinds()
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_deploygate_run_check(kind: CheckKind, target: Target, context: RunContext) -> Result:
+def pytest_deploygate_run_check(kind: CheckKind[Any, Any], target: Target[Any, Any], context: RunContext) -> Result:
+    from .api import Result
+    from .errors import CheckError
+
     try:
         return kind.run(target, context)
     except CheckError as exc:
@@ -70,18 +91,23 @@ def pytest_deploygate_run_check(kind: CheckKind, target: Target, context: RunCon
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "deploygate: a check of the deploy gate (pytest-deploygate)")
-    for kind in registered_kinds(config).values():
-        config.addinivalue_line("markers", f"{kind.name}: deploygate [[{kind.name}]] checks: {kind.summary}")
+    for name, builtin in BUILTIN.items():
+        config.addinivalue_line("markers", f"{name}: deploygate [[{name}]] checks: {builtin.summary}")
+    if not config.pluginmanager.hasplugin("xdist"):
+        # items that share work carry it; pytest-xdist declares it when installed
+        config.addinivalue_line("markers", "xdist_group(name): items whose work is shared (pytest-xdist --dist loadgroup)")
 
     state = GateState(active=bool(config.getoption("deploygate")))
     config.stash[STATE_KEY] = state
-    config.pluginmanager.register(GateReporter(config, state.report), REPORTER_NAME)
+    config.pluginmanager.register(GateReporter(config, state), REPORTER_NAME)
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     if explicit:
         base = config.invocation_params.dir
         state.explicit_files = {(base / arg.split("::")[0]).resolve() for arg in config.args}
     if not state.active:
         return
+
+    from .config import find_config
 
     option = config.getoption("deploygate_config")
     ini = config.getini("deploygate_config")
@@ -113,6 +139,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> GateFile |
     state = parent.config.stash[STATE_KEY]
     resolved = file_path.resolve()
     if resolved == state.config_path or resolved in state.explicit_files:
+        from .items import GateFile
+
         return GateFile.from_parent(parent, path=file_path)
     return None
 
@@ -123,11 +151,13 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> GateFile |
 @pytest.fixture(scope="session")
 def deploygate_runtime(request: pytest.FixtureRequest) -> Iterator[GateRuntime]:
     """The per-process state of the gate: read-only database connections and shared scans."""
-    runtime = GateRuntime({
-        "update_snapshots": request.config.getoption("deploygate_update_snapshots"),
-        # an xdist worker: the cores are busy already, kinds should not add parallel queries
-        "parallel_workers": hasattr(request.config, "workerinput"),
-    })
+    from .api import RunOptions
+    from .runtime import GateRuntime
+
+    runtime = GateRuntime(RunOptions(
+        update_snapshots=bool(request.config.getoption("deploygate_update_snapshots")),
+        xdist_worker=hasattr(request.config, "workerinput"),
+    ))
     yield runtime
     runtime.close()
 
@@ -148,7 +178,10 @@ def deploygate_http() -> Iterator[requests.Session]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if isinstance(item, GateItem):
+    items = sys.modules.get(ITEMS_MODULE)  # not imported: no gate was collected, no gate item
+    if items is not None and isinstance(item, items.GateItem):
+        from .report import record_for
+
         record = record_for(item, report)
         if record is not None:
             # an extra attribute of a TestReport survives xdist's serialisation
@@ -156,10 +189,46 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _record(report: Any) -> dict[str, Any] | None:
+    record = getattr(report, "deploygate", None)
+    return record if isinstance(record, dict) else None
+
+
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
-    if report.when == "call" and record_status(report) == "warned":
+    record = _record(report)
+    if report.when == "call" and record is not None and record.get("status") == "warned":
         return "warned", "W", ("WARN", {"yellow": True})
     return None
+
+
+class GateReporter:
+    """Registered per pytest config (as junitxml is): gathers records, prints, writes the file."""
+
+    def __init__(self, config: pytest.Config, state: GateState) -> None:
+        self.config = config
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = _record(report)
+        if record is not None:
+            self.state.records().add(record)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        report = self.state.report
+        if report is None or not report.records:
+            return
+        counts = report.counts()
+        failing = bool(counts["failed"] or counts["error"])
+        warned = bool(counts["warned"])
+        terminalreporter.section("deploygate", red=failing, yellow=not failing and warned,
+                                 green=not failing and not warned)
+        for line in report.terminal_lines():
+            terminalreporter.line(line)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        path = self.config.getoption("deploygate_report")
+        if path and not hasattr(self.config, "workerinput"):  # the controller writes it, once
+            self.state.records().write(Path(self.config.invocation_params.dir, path))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -40,7 +40,7 @@ def record_for(item: GateItem, report: pytest.TestReport) -> dict[str, Any] | No
     else:
         return None
     return {
-        "nodeid": report.nodeid,
+        "nodeid": item.display_nodeid,
         "order": item.order,
         "kind": target.entry.kind,
         "id": target.id,
@@ -139,37 +139,3 @@ def _cell(text: str) -> str:
 
 def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def record_status(report: Any) -> str | None:
-    record = getattr(report, "deploygate", None)
-    return record.get("status") if isinstance(record, dict) else None
-
-
-class GateReporter:
-    """Registered per pytest config (as junitxml is): gathers records, prints, writes the file."""
-
-    def __init__(self, config: pytest.Config, report: GateReport) -> None:
-        self.config = config
-        self.report = report
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        record = getattr(report, "deploygate", None)
-        if isinstance(record, dict):
-            self.report.add(record)
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.report.records:
-            return
-        counts = self.report.counts()
-        failing = bool(counts["failed"] or counts["error"])
-        warned = bool(counts["warned"])
-        terminalreporter.section("deploygate", red=failing, yellow=not failing and warned,
-                                 green=not failing and not warned)
-        for line in self.report.terminal_lines():
-            terminalreporter.line(line)
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        path = self.config.getoption("deploygate_report")
-        if path and not hasattr(self.config, "workerinput"):  # the controller writes it, once
-            self.report.write(Path(self.config.invocation_params.dir, path))

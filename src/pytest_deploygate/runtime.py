@@ -1,4 +1,4 @@
-"""Per-process run-time state: open databases and shared scans, one set per gate file."""
+"""Per-process run-time state: open databases and shared work, one set per gate file."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .api import RunContext, Target
+from .api import RunContext, RunOptions, Target
 from .config import GateConfig
 from .db import DatabasePool
 
@@ -17,20 +17,21 @@ class GateRuntime:
     Plain Python; the plugin's `deploygate_runtime` session fixture makes one and closes it.
     """
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        self.options = dict(options or {})
+    def __init__(self, options: RunOptions | None = None) -> None:
+        self.options = options or RunOptions()
         self._pools: dict[Path, DatabasePool] = {}
         self._caches: dict[Path, dict[Any, Any]] = {}
 
-    def context(self, gate: GateConfig, target: Target, fixtures: Mapping[str, Any] | None = None) -> RunContext:
-        redactor = gate.redactor
+    def context(self, gate: GateConfig, target: Target[Any, Any],
+                fixtures: Mapping[str, Any] | None = None) -> RunContext:
+        """The context one item runs in: its gate's pool and memo, its time budget from now."""
         if gate.path not in self._pools:
-            self._pools[gate.path] = DatabasePool(gate.databases, redactor)
+            self._pools[gate.path] = DatabasePool(gate.databases, gate.redactor)
             self._caches[gate.path] = {}
         return RunContext(
             gate=gate,
             databases=self._pools[gate.path],
-            redactor=redactor,
+            redactor=gate.redactor,
             samples=gate.settings.samples,
             timeout=target.entry.timeout,
             fixtures=dict(fixtures or {}),

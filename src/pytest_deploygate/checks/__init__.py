@@ -1,19 +1,42 @@
-"""The built-in check families, one module each.
+"""The built-in check families, one module (or package) each.
 
 Adding a family: write `checks/<kind>.py` with a :class:`~pytest_deploygate.api.CheckKind`
-subclass and add it to :func:`builtin_kinds`. Nothing else changes.
+subclass and add a line to :data:`BUILTIN`. Nothing else changes. Modules are imported only
+when a gate is collected, so a pytest run without a gate does not pay for them.
 """
 
 from __future__ import annotations
 
-from ..api import CheckKind
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from ..api import CheckKind
 
 
-def builtin_kinds() -> list[CheckKind]:
-    from .environment import EnvironmentCheck
-    from .migrations import MigrationsCheck
-    from .rows import RowsCheck
-    from .schema import SchemaCheck
-    from .sql import SqlCheck
+class Builtin(NamedTuple):
+    module: str
+    cls: str
+    summary: str
 
-    return [SqlCheck(), EnvironmentCheck(), RowsCheck(), SchemaCheck(), MigrationsCheck()]
+
+#: table name -> where the kind lives, and its one-line summary (for `--markers` and the docs)
+BUILTIN: dict[str, Builtin] = {
+    "sql": Builtin("sql", "SqlCheck", "custom SQL assertions: pass when the query returns no rows"),
+    "environment": Builtin("environment", "EnvironmentCheck", "environment variables that must be set"),
+    "rows": Builtin("rows", "RowsCheck",
+                    "data rules on tables (not_null, pattern, unique, references, ...), one scan per table"),
+    "schema": Builtin("schema", "SchemaCheck",
+                      "schema drift against a snapshot, or tables and columns that must exist"),
+    "migrations": Builtin("migrations", "MigrationsCheck",
+                          "the migration tool's tracking table agrees with the migrations folder"),
+}
+
+
+def builtin_kinds() -> list[CheckKind[Any, Any]]:
+    """An instance of every built-in kind (imports their modules)."""
+    kinds = []
+    for builtin in BUILTIN.values():
+        kind: CheckKind[Any, Any] = getattr(import_module(f"{__name__}.{builtin.module}"), builtin.cls)()
+        kinds.append(kind)
+    return kinds

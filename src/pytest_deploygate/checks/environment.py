@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..api import CheckKind, Entry, Result, RunContext, Target
 from ..config import EntryReader
+from . import BUILTIN
 
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -19,9 +20,9 @@ class EnvironmentOptions:
     pattern: str | None
 
 
-class EnvironmentCheck(CheckKind):
+class EnvironmentCheck(CheckKind[EnvironmentOptions, str]):
     name = "environment"
-    summary = "environment variables that must be set"
+    summary = BUILTIN["environment"].summary
 
     def parse(self, reader: EntryReader) -> EnvironmentOptions:
         require = reader.strings("require", interpolate=False)
@@ -36,15 +37,12 @@ class EnvironmentCheck(CheckKind):
     def default_name(self, options: EnvironmentOptions, entry_index: int, database: str | None) -> str:
         return ""
 
-    def expand(self, entry: Entry) -> list[Target]:
-        options: EnvironmentOptions = entry.options
-        prefix = "." if entry.name else ""
-        return [Target(entry, suffix=prefix + variable, subject=variable, payload=variable)
-                for variable in options.require]
+    def expand(self, entry: Entry[EnvironmentOptions]) -> list[Target[EnvironmentOptions, str]]:
+        return [Target.at(entry, variable, payload=variable, subject=variable) for variable in entry.options.require]
 
-    def run(self, target: Target, ctx: RunContext) -> Result:
-        options: EnvironmentOptions = target.entry.options
-        variable: str = target.payload
+    def run(self, target: Target[EnvironmentOptions, str], ctx: RunContext) -> Result:
+        options = target.entry.options
+        variable = target.payload
         value = os.environ.get(variable)
         if value is None:
             return Result.fail(f"environment variable {variable} is not set")

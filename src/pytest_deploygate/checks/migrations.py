@@ -22,8 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..api import CheckError, CheckKind, Entry, Result, RunContext, Target, plural
+from ..api import CheckKind, Entry, Result, RunContext, Target
 from ..config import EntryReader
+from ..db.catalog import table_exists
+from ..errors import CheckError
+from ..wording import plural
+from . import BUILTIN
 
 # -- checksums, as each tool computes them ------------------------------------------------------
 
@@ -688,8 +692,8 @@ ASPECTS = ("table", "pending", "missing", "failed", "checksums")
 
 class MigrationsCheck(CheckKind):
     name = "migrations"
-    summary = "the migration tool's tracking table agrees with the migrations folder"
-    uses_database = True
+    summary = BUILTIN["migrations"].summary
+    uses_database = "required"
 
     def parse(self, reader: EntryReader) -> MigrationsOptions:
         tool = reader.choice("tool", tuple(TOOLS))
@@ -731,14 +735,7 @@ class MigrationsCheck(CheckKind):
         tool = TOOLS[options.tool]
         with ctx.database(entry.database or "").session(ctx.timeout) as session:
             table = session.ident(*options.table)
-            if session.dialect == "postgresql":
-                found = session.query("SELECT to_regclass(CAST(%s AS text)) IS NOT NULL", [table]).rows[0][0]
-            else:
-                schema = session.ident(options.table[0]) if len(options.table) == 2 else '"main"'
-                found = session.query(f"SELECT count(*) FROM {schema}.sqlite_schema "
-                                      f"WHERE type IN ('table', 'view') AND name = ? COLLATE NOCASE",
-                                      [options.table[-1]]).rows[0][0]
-            if not found:
+            if not table_exists(session, options.table):
                 return Tracking(None)
             try:
                 rows = session.query(f"SELECT {tool.columns} FROM {table} {tool.order}").rows

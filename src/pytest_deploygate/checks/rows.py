@@ -17,12 +17,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import CheckError, CheckKind, Entry, Result, RunContext, Severity, Target, count, plural
-from ..config import EntryReader, describe_value, format_duration
-from ..db import Database, Session
-from . import rows_sql
-from .formatting import show_row, show_value
-from .rows_sql import Aggregate, Column, Dialect
+from ..api import CheckKind, Entry, Result, RunContext, Severity, Target
+from ..config import EntryReader
+from ..db import Session
+from ..db.catalog import TableInfo, table_info
+from ..db.sql import Column, Dialect, dialect_of
+from ..errors import CheckError
+from ..wording import age, count, describe_value, format_duration, plural, show_row, show_value
+from . import BUILTIN, rows_sql
+from .rows_sql import Aggregate
 
 #: column rules, in the order their items appear
 COLUMN_RULES = ("not_null", "not_empty", "pattern", "min", "max", "min_length", "max_length",
@@ -219,67 +222,8 @@ def _parse_table_rules(reader: EntryReader) -> list[TableRule]:
 # -- running: catalog ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TableInfo:
-    """What the catalog says about a table: its columns, key, and single-column unique indexes."""
-
-    name: str
-    columns: dict[str, Column]
-    primary_key: tuple[str, ...]
-    unique: dict[str, str]  # column -> name of an index or constraint that makes it unique
-    row_id: str | None  # "ctid" / "rowid" when there is no primary key to show rows by
-
-    def column(self, name: str) -> Column:
-        if name not in self.columns:
-            raise CheckError(f"column {self.name}.{name} does not exist "
-                             f"(columns: {', '.join(self.columns)})")
-        return self.columns[name]
-
-
-def read_catalog(session: Session, table: Sequence[str], alias: str) -> TableInfo:
-    name = ".".join(table)
-    missing = f'table {name} does not exist in database "{alias}"'
-    b = rows_sql.Builder(_dialect(session))
-    if b.dialect == "postgresql":
-        found = session.query(rows_sql.PG_COLUMNS, [b.ident(*table)]).rows
-        if not found:
-            raise CheckError(missing)
-        by_number = {attnum: attname for _, attnum, attname, _, _ in found}
-        columns = {attname: Column(attname, kind, bool(textual)) for _, _, attname, kind, textual in found}
-        primary: tuple[str, ...] = ()
-        unique: dict[str, str] = {}
-        for index, is_primary, indkey, key_count in session.query(rows_sql.PG_UNIQUE_INDEXES, [b.ident(*table)]).rows:
-            names = tuple(by_number.get(int(n), "?") for n in indkey.split()[:key_count])
-            if is_primary and not primary:
-                primary = names
-            if len(names) == 1:
-                unique.setdefault(names[0], index)
-        relkind = found[0][0]
-        row_id = "ctid" if relkind in ("r", "m") else None
-        return TableInfo(name, columns, primary, unique, row_id)
-
-    info = session.query(rows_sql.sqlite_pragma(b, "table_info", table)).rows
-    if not info:
-        raise CheckError(missing)
-    columns = {row[1]: Column(row[1], row[2] or "", True) for row in info}
-    primary = tuple(row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5]))
-    unique = {}
-    if len(primary) == 1:
-        unique[primary[0]] = "PRIMARY KEY"
-    for _, index, is_unique, _, partial in session.query(rows_sql.sqlite_pragma(b, "index_list", table)).rows:
-        if not is_unique or partial:
-            continue
-        index_columns = [r[2] for r in session.query(rows_sql.sqlite_pragma(b, "index_info", table, index)).rows]
-        if len(index_columns) == 1 and index_columns[0] is not None:
-            unique.setdefault(index_columns[0], index)
-    schema = f"{b.ident(table[0])}." if len(table) > 1 else ""
-    kind = session.query(f"SELECT type FROM {schema}sqlite_schema WHERE name = ? COLLATE NOCASE", [table[-1]]).rows
-    row_id = "rowid" if kind and kind[0][0] == "table" else None
-    return TableInfo(name, columns, primary, unique, row_id)
-
-
 def _dialect(session: Session) -> Dialect:
-    return "postgresql" if session.dialect == "postgresql" else "sqlite"
+    return dialect_of(session.dialect)
 
 
 # -- running: the shared scan -------------------------------------------------------------------
@@ -339,7 +283,7 @@ def run_scan(session: Session, options: RowsOptions, info: TableInfo, aggregates
 def _overlap(ctx: RunContext) -> bool:
     # under pytest-xdist the workers already keep the cores busy, and the unique item may run in
     # another worker than the scan: a query started here could be work for nobody
-    return not ctx.options.get("parallel_workers")
+    return not ctx.options.xdist_worker
 
 
 def _candidates_key(entry: Entry, column: str) -> tuple[Any, ...]:
@@ -373,15 +317,11 @@ def start_unique(ctx: RunContext, entry: Entry, info: TableInfo) -> None:
     if not columns:
         return
     options: RowsOptions = entry.options
-    config = ctx.gate.databases[entry.database or ""]
+    alias = entry.database or ""
 
     def prove(column: Column) -> int:
-        database = Database(config, ctx.redactor)
-        try:
-            with database.session(ctx.timeout) as session:
-                return duplicate_candidates(session, options, column)
-        finally:
-            database.close()
+        with ctx.databases.spare(alias) as database, database.session(ctx.timeout) as session:
+            return duplicate_candidates(session, options, column)
 
     pool = ThreadPoolExecutor(max_workers=len(columns), thread_name_prefix="deploygate-unique")
     for column in columns:
@@ -432,8 +372,8 @@ def _as_utc(value: Any) -> dt.datetime | None:
 
 class RowsCheck(CheckKind):
     name = "rows"
-    summary = "data rules on tables (not_null, pattern, unique, references, ...), one scan per table"
-    uses_database = True
+    summary = BUILTIN["rows"].summary
+    uses_database = "required"
 
     def parse(self, reader: EntryReader) -> RowsOptions:
         table = _split_name(reader, "table", reader.required_string("table", interpolate=False), parts=(1, 2))
@@ -465,7 +405,7 @@ class RowsCheck(CheckKind):
         rule: ColumnRule | TableRule = target.payload
         alias = entry.database or ""
         with ctx.database(alias).session(ctx.timeout) as session:
-            info = ctx.memo(("rows:catalog", entry.database, options.table), lambda: read_catalog(session, options.table, alias))
+            info = ctx.memo(("rows:catalog", entry.database, options.table), lambda: table_info(session, options.table, alias))
             if isinstance(rule, TableRule):
                 if rule.rule == "fresh":
                     info.column(rule.value.column)
@@ -529,10 +469,10 @@ class RowsCheck(CheckKind):
         if newest is None:
             return Result.fail(f"no row of {name} has {fresh.column} set (fresh: the newest must be "
                                f"at most {limit} old)", rows=scan.rows)
-        age = max(0.0, (dt.datetime.now(dt.UTC) - newest).total_seconds())
-        verdict = (f"newest {name}.{fresh.column} is {_age(age)} old (max {limit}): "
+        seconds = max(0.0, (dt.datetime.now(dt.UTC) - newest).total_seconds())
+        verdict = (f"newest {name}.{fresh.column} is {age(seconds)} old (max {limit}): "
                    f"{newest.isoformat(sep=' ', timespec='seconds')}")
-        return (Result.ok if age <= fresh.max_age else Result.fail)(verdict, rows=scan.rows, age_s=round(age, 3))
+        return (Result.ok if seconds <= fresh.max_age else Result.fail)(verdict, rows=scan.rows, age_s=round(seconds, 3))
 
     def _unique(self, session: Session, ctx: RunContext, entry: Entry, options: RowsOptions, info: TableInfo,
                 rule: ColumnRule) -> Result:
@@ -588,7 +528,7 @@ class RowsCheck(CheckKind):
     def _references(self, session: Session, ctx: RunContext, entry: Entry, options: RowsOptions, info: TableInfo,
                     rule: ColumnRule, column: Column) -> Result:
         ref: Reference = rule.value
-        target = ctx.memo(("rows:catalog", entry.database, ref.table), lambda: read_catalog(session, ref.table, entry.database or ""))
+        target = ctx.memo(("rows:catalog", entry.database, ref.table), lambda: table_info(session, ref.table, entry.database or ""))
         target.column(ref.column)
         dialect = _dialect(session)
         text, params = rows_sql.orphans_query(dialect, options.table, options.where, rule.column, ref.table, ref.column)
@@ -601,15 +541,3 @@ class RowsCheck(CheckKind):
         samples = self._samples(session, ctx, lambda n: rows_sql.orphans_query(
             dialect, options.table, options.where, rule.column, ref.table, ref.column, key=key, limit=n))
         return Result.fail(verdict, samples, rows=scan.rows, violations=bad)
-
-
-def _age(seconds: float) -> str:
-    """31h, 2d 4h, 12m, 40s: an age as a person says it."""
-    if seconds >= 86400:
-        days, rest = divmod(int(seconds), 86400)
-        return f"{days}d {rest // 3600}h" if rest >= 3600 else f"{days}d"
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60)}m"
-    if seconds >= 60:
-        return f"{int(seconds // 60)}m"
-    return f"{int(seconds)}s"

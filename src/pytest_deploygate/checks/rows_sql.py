@@ -8,64 +8,16 @@ only SQL pasted in, in parentheses, and it runs in a read-only session like ever
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Dialect = Literal["postgresql", "sqlite"]
+from ..db.sql import Builder, Column, Dialect
 
 # What "blank" means for not_empty: ASCII whitespace. btrim/trim with an explicit set is a plain
 # string function, several times cheaper per row than a regex like `!~ '\S'`.
 _PG_BLANK = "E' \\t\\n\\r\\f\\v'"
 _SQLITE_BLANK = "char(32, 9, 10, 13, 12, 11)"
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column as the catalog describes it."""
-
-    name: str
-    type: str
-    textual: bool  # text-like: the text rules need no cast
-
-
-class Builder:
-    """Builds one statement: quotes identifiers, collects parameters in order."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self.params: list[Any] = []
-
-    def ident(self, *parts: str) -> str:
-        if self.dialect == "postgresql":
-            # imported here: the plugin loads with every pytest run, and psycopg costs ~0.1 s
-            from psycopg import sql as pgsql
-
-            return pgsql.Identifier(*parts).as_string(None)
-        return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
-
-    def param(self, value: Any) -> str:
-        if self.dialect == "sqlite" and isinstance(value, dt.date | dt.datetime | dt.time):
-            value = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-        self.params.append(value)
-        return "%s" if self.dialect == "postgresql" else "?"
-
-    def user_sql(self, fragment: str) -> str:
-        """The user's own SQL (`where`), parenthesised.
-
-        On PostgreSQL every statement is sent with a parameter list (maybe empty), so psycopg
-        reads `%` as a placeholder marker everywhere: a literal `%` (`LIKE 'a%'`) is doubled.
-        """
-        text = fragment.replace("%", "%%") if self.dialect == "postgresql" else fragment
-        return f"({text})"
-
-    def where(self, *conditions: str | None) -> str:
-        present = [c for c in conditions if c]
-        return " WHERE " + " AND ".join(present) if present else ""
-
-    def done(self, text: str) -> tuple[str, list[Any]]:
-        return text, list(self.params)
 
 
 def as_text(b: Builder, column: Column, ref: str) -> str:
@@ -232,30 +184,3 @@ def orphans_query(dialect: Dialect, table: Sequence[str], where: str | None, col
     shown = [*keys, ref] if column not in key else keys
     order = f" ORDER BY {', '.join(keys)}" if keys else ""
     return b.done(f"SELECT {', '.join(shown)} FROM {outer}{condition}{order} LIMIT {int(limit)}")
-
-
-# -- catalog ------------------------------------------------------------------------------------
-
-PG_COLUMNS = """
-SELECT c.relkind, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typcategory = 'S'
-FROM pg_class c
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-JOIN pg_type t ON t.oid = a.atttypid
-WHERE c.oid = to_regclass(%s)
-ORDER BY a.attnum
-"""
-
-# valid, whole-table (no predicate), plain-column unique indexes; indkey as text: "2 5"
-PG_UNIQUE_INDEXES = """
-SELECT ic.relname, i.indisprimary, i.indkey::text, i.indnkeyatts
-FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indisvalid
-  AND i.indpred IS NULL AND i.indexprs IS NULL
-ORDER BY i.indisprimary DESC, ic.relname
-"""
-
-
-def sqlite_pragma(b: Builder, pragma: str, table: Sequence[str], argument: str | None = None) -> str:
-    """`PRAGMA "main".table_info("ads")`: the statement form (the gate's authorizer allows it)."""
-    schema = f"{b.ident(table[0])}." if len(table) > 1 else ""
-    return f"PRAGMA {schema}{pragma}({b.ident(argument if argument is not None else table[-1])})"

@@ -12,15 +12,13 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..api import CheckKind, Entry, Result, RunContext, Target, plural
+from ..api import CheckKind, Entry, Result, RunContext, Target
 from ..config import EntryReader
 from ..db.reflect import Schema, Table, gc_paused, reflect
-
-UNEXPECTED = ":unexpected-tables"
-ENUMS = ":enums"
-SNAPSHOT_MISSING = ":snapshot"
+from ..wording import plural
+from . import BUILTIN
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,31 @@ class SchemaOptions:
     require: tuple[tuple[str, tuple[str, ...]], ...]
     ignore: tuple[str, ...]
     expected: Schema | None  # the snapshot's content, read at collection; None when the file is missing
+
+
+@dataclass(frozen=True)
+class RequiredTable:
+    """`require`: this table must exist, with these columns."""
+
+    table: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SnapshotTable:
+    """`snapshot`: this table of the snapshot against the live one."""
+
+    table: str
+
+
+@dataclass(frozen=True)
+class SnapshotPart:
+    """`snapshot`: the file itself is missing, the enums, or the live tables it does not know."""
+
+    part: Literal["missing", "enums", "unexpected"]
+
+
+SchemaPayload = RequiredTable | SnapshotTable | SnapshotPart
 
 
 # -- comparing ----------------------------------------------------------------------------------
@@ -202,10 +225,10 @@ def parse_snapshot(text: str) -> Schema:
 # -- the kind -----------------------------------------------------------------------------------
 
 
-class SchemaCheck(CheckKind):
+class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
     name = "schema"
-    summary = "schema drift against a snapshot, or tables and columns that must exist"
-    uses_database = True
+    summary = BUILTIN["schema"].summary
+    uses_database = "required"
 
     def parse(self, reader: EntryReader) -> SchemaOptions:
         snapshot_path = reader.path("snapshot")
@@ -236,21 +259,27 @@ class SchemaCheck(CheckKind):
             expected = expected.without(ignore)
         return SchemaOptions(snapshot_path, tuple(require), ignore, expected)
 
-    def expand(self, entry: Entry) -> list[Target]:
-        options: SchemaOptions = entry.options
+    def expand(self, entry: Entry[SchemaOptions]) -> list[Target[SchemaOptions, SchemaPayload]]:
+        options = entry.options
         if options.require:
-            return [Target(entry, suffix=f".{table}", subject=table, payload=("require", table, columns))
+            return [Target.at(entry, table, payload=RequiredTable(table, columns), subject=table)
                     for table, columns in options.require]
         if options.expected is None:
-            return [Target(entry, suffix=SNAPSHOT_MISSING, subject=str(options.snapshot_path), payload=("missing",))]
-        targets = [Target(entry, suffix=f".{table}", subject=table, payload=("table", table))
-                   for table in sorted(options.expected.tables)]
+            return [Target.at(entry, aspect="snapshot", payload=SnapshotPart("missing"),
+                              subject=str(options.snapshot_path))]
+        targets: list[Target[SchemaOptions, SchemaPayload]] = [
+            Target.at(entry, table, payload=SnapshotTable(table), subject=table) for table in sorted(options.expected.tables)]
         if options.expected.dialect == "postgresql":
-            targets.append(Target(entry, suffix=ENUMS, subject="enums", payload=("enums",)))
-        targets.append(Target(entry, suffix=UNEXPECTED, subject="unexpected tables", payload=("unexpected",)))
+            targets.append(Target.at(entry, aspect="enums", payload=SnapshotPart("enums"), subject="enums"))
+        targets.append(Target.at(entry, aspect="unexpected-tables", payload=SnapshotPart("unexpected"),
+                                 subject="unexpected tables"))
         return targets
 
-    def _live(self, entry: Entry, ctx: RunContext) -> Schema:
+    def group(self, target: Target[SchemaOptions, SchemaPayload]) -> str:
+        # every item of a database compares against its one reflection
+        return f"schema:{target.entry.database}"
+
+    def _live(self, entry: Entry[SchemaOptions], ctx: RunContext) -> Schema:
         alias = entry.database or ""
 
         def compute() -> Schema:
@@ -259,15 +288,15 @@ class SchemaCheck(CheckKind):
 
         return ctx.memo(("schema", alias), compute).without(entry.options.ignore)
 
-    def run(self, target: Target, ctx: RunContext) -> Result:
+    def run(self, target: Target[SchemaOptions, SchemaPayload], ctx: RunContext) -> Result:
         entry = target.entry
-        options: SchemaOptions = entry.options
-        mode = target.payload[0]
+        options = entry.options
+        payload = target.payload
         live = self._live(entry, ctx)
         alias = entry.database
 
-        if mode == "require":
-            _, table, columns = target.payload
+        if isinstance(payload, RequiredTable):
+            table, columns = payload.table, payload.columns
             actual = live.tables.get(table)
             if actual is None:
                 return Result.fail(f"table {table} is missing in {alias}", missing_columns=len(columns))
@@ -280,25 +309,22 @@ class SchemaCheck(CheckKind):
                                missing, missing_columns=len(missing))
 
         path = options.snapshot_path
-        if ctx.options.get("update_snapshots") and path is not None:
+        if ctx.options.update_snapshots and path is not None:
             ctx.memo(("schema-written", str(path)), lambda: write_snapshot(path, live))
             return Result.ok(f"snapshot {path.name} updated from {alias}", tables=len(live.tables))
 
-        if mode == "missing":
+        expected = options.expected
+        if expected is None or (isinstance(payload, SnapshotPart) and payload.part == "missing"):
             return Result.fail(
                 f"snapshot file {options.snapshot_path} does not exist: create it with "
                 f"`deploygate snapshot URL -o {options.snapshot_path}` or run with --deploygate-update-snapshots")
-
-        expected = options.expected
-        if expected is None:  # expand() gives these targets only when the snapshot was read
-            raise RuntimeError(f"{target.item_name}: no snapshot was read at collection")
-        if mode == "table":
-            table = target.payload[1]
+        if isinstance(payload, SnapshotTable):
+            table = payload.table
             actual = live.tables.get(table)
             if actual is None:
                 return Result.fail(f"table {table} is missing in {alias}")
             return _differences_result(f"table {table}", compare_table(table, expected.tables[table], actual))
-        if mode == "enums":
+        if payload.part == "enums":
             return _differences_result(f"enums of {alias}", compare_enums(expected.enums, live.enums))
         unexpected = sorted(set(live.tables) - set(expected.tables))
         if not unexpected:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..api import CheckKind, Entry, Result, RunContext, Target, plural
+from ..api import CheckKind, Entry, Result, RunContext, Target
 from ..config import EntryReader
-from .formatting import show_row
+from ..wording import plural, show_row
+from . import BUILTIN
 
 
 @dataclass(frozen=True)
@@ -14,10 +15,10 @@ class SqlOptions:
     query: str
 
 
-class SqlCheck(CheckKind):
+class SqlCheck(CheckKind[SqlOptions, None]):
     name = "sql"
-    summary = "custom SQL assertions: pass when the query returns no rows"
-    uses_database = True
+    summary = BUILTIN["sql"].summary
+    uses_database = "required"
 
     def parse(self, reader: EntryReader) -> SqlOptions:
         query = reader.required_string("query").strip().rstrip(";").strip()
@@ -28,11 +29,11 @@ class SqlCheck(CheckKind):
     def default_name(self, options: SqlOptions, entry_index: int, database: str | None) -> str:
         return f"{database}:{entry_index}"
 
-    def expand(self, entry: Entry) -> list[Target]:
-        return [Target(entry, subject="query", payload=entry.options)]
+    def expand(self, entry: Entry[SqlOptions]) -> list[Target[SqlOptions, None]]:
+        return [Target.at(entry, payload=None, subject="query")]
 
-    def run(self, target: Target, ctx: RunContext) -> Result:
-        options: SqlOptions = target.payload
+    def run(self, target: Target[SqlOptions, None], ctx: RunContext) -> Result:
+        options = target.entry.options
         with ctx.database(target.entry.database or "").session(ctx.timeout) as session:
             result = session.query(options.query)
         found = len(result.rows)

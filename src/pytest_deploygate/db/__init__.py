@@ -11,23 +11,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..api import CheckError
+from ..errors import CheckError, DatabaseUnavailable, QueryError
+from .url import DatabaseConfig, DatabaseURL, parse_database_url
 
 if TYPE_CHECKING:
-    from ..config import DatabaseConfig
     from ..secrets import Redactor
 
-
-class DatabaseUnavailable(CheckError):
-    """The database could not be reached; every check that needs it fails with this message."""
-
-
-class QueryError(CheckError):
-    """A query failed (syntax, permission, timeout, read-only violation)."""
+__all__ = [
+    "Database", "DatabaseConfig", "DatabasePool", "DatabaseURL", "DatabaseUnavailable", "QueryError",
+    "QueryResult", "Session", "parse_database_url",
+]
 
 
 @dataclass(frozen=True)
 class QueryResult:
+    """The columns and rows of one statement (at most `limit` rows when one was given)."""
+
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
 
@@ -113,11 +112,27 @@ class DatabasePool:
         self._open: dict[str, Database] = {}
 
     def get(self, alias: str) -> Database:
+        """The database `alias`, connected on its first session; CheckError for an unknown alias."""
         if alias not in self._open:
             if alias not in self._configs:
                 raise CheckError(f'no database "{alias}" in the config')
             self._open[alias] = Database(self._configs[alias], self._redact)
         return self._open[alias]
+
+    @contextmanager
+    def spare(self, alias: str) -> Iterator[Database]:
+        """A second, short-lived connection to `alias`, closed on exit.
+
+        For work that runs beside a query on the pooled connection (PostgreSQL runs one statement
+        per connection at a time), e.g. `[[rows]]` proving uniqueness while its scan runs.
+        """
+        if alias not in self._configs:
+            raise CheckError(f'no database "{alias}" in the config')
+        database = Database(self._configs[alias], self._redact)
+        try:
+            yield database
+        finally:
+            database.close()
 
     def close(self) -> None:
         for database in self._open.values():

@@ -10,11 +10,13 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ..config import format_duration
-from . import DatabaseUnavailable, QueryError, QueryResult
+from ..errors import DatabaseUnavailable, QueryError
+from ..wording import format_duration
+from . import QueryResult
+from .sql import quote_ident
 
 if TYPE_CHECKING:
-    from ..config import DatabaseConfig
+    from .url import DatabaseConfig
 
 
 def _one_line(exc: BaseException) -> str:
@@ -96,4 +98,4 @@ class PostgresSession:
             raise self._fail(exc) from None
 
     def ident(self, *parts: str) -> str:
-        return sql.Identifier(*parts).as_string(self.conn)
+        return quote_ident(*parts)

@@ -11,11 +11,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import format_duration
-from . import DatabaseUnavailable, QueryError, QueryResult
+from ..errors import DatabaseUnavailable, QueryError
+from ..wording import format_duration
+from . import QueryResult
+from .sql import quote_ident
 
 if TYPE_CHECKING:
-    from ..config import DatabaseConfig
+    from .url import DatabaseConfig
 
 # What a reading query may do; anything else (INSERT, ATTACH, a pragma that sets, ...) is denied.
 _ALLOWED = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
@@ -129,4 +131,4 @@ class SQLiteSession:
             raise self._fail(exc) from None
 
     def ident(self, *parts: str) -> str:
-        return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+        return quote_ident(*parts)

@@ -1,4 +1,4 @@
-"""Database URLs: which backend, how to connect, and how to show one without its password."""
+"""Database URLs and settings: which backend, how to connect, how to show one without its password."""
 
 from __future__ import annotations
 
@@ -24,6 +24,23 @@ class DatabaseURL:
     conninfo: str
     display: str
     password: str = ""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """One `[databases.NAME]` table, validated.
+
+    Attributes:
+        alias: NAME, how checks refer to it.
+        url: the parsed URL.
+        connect_timeout: seconds to wait for a connection.
+        statement_timeout: seconds any one statement may run.
+    """
+
+    alias: str
+    url: DatabaseURL
+    connect_timeout: float
+    statement_timeout: float
 
 
 def parse_database_url(url: str, base_dir: Path) -> DatabaseURL:
