@@ -16,7 +16,7 @@ from pytest_deploygate.checks.rows import (
     RowsOptions,
     TableRule,
 )
-from pytest_deploygate.checks.rows_sql import (
+from pytest_deploygate.checks.rows.sql import (
     Aggregate,
     Column,
     duplicates_query,

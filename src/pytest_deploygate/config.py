@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, cast, overload
 
-from .api import Entry, Severity, Target
+from .api import Entry, OptionsT, Severity, Target
 from .db.url import DatabaseConfig, parse_database_url
 from .errors import ConfigError, MissingVariable
 from .secrets import Redactor
@@ -26,7 +26,6 @@ from .wording import describe_value, format_duration, parse_duration  # noqa: F4
 if TYPE_CHECKING:
     from .api import CheckKind
 
-T = TypeVar("T")
 
 DEFAULT_SAMPLES = 5
 DEFAULT_TIMEOUT = 30.0
@@ -355,6 +354,10 @@ class GateConfig:
     entries: tuple[Entry[Any], ...]
     targets: tuple[Target[Any, Any], ...]
     secrets: tuple[str, ...] = field(default=())
+
+    def entries_of(self, kind: CheckKind[OptionsT, Any]) -> list[Entry[OptionsT]]:
+        """The entries of `kind`, typed by its options (a kind looking at its sibling entries)."""
+        return [cast("Entry[OptionsT]", entry) for entry in self.entries if entry.kind == kind.name]
 
     @cached_property
     def redactor(self) -> Redactor:

@@ -9,7 +9,6 @@ session like everything else.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -95,8 +94,3 @@ class Builder:
     def done(self, text: str) -> tuple[str, list[Any]]:
         """The statement and its parameters, in order."""
         return text, list(self.params)
-
-
-def columns_list(b: Builder, names: Sequence[str], table: str | None = None) -> list[str]:
-    """References to `names` (see :meth:`Builder.column`)."""
-    return [b.column(name, table) for name in names]

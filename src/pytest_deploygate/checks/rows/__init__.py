@@ -10,32 +10,26 @@ the run's memo; `unique` is one GROUP BY (or nothing, when a unique index alread
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..api import CheckKind, Entry, Result, RunContext, Severity, Target
-from ..config import EntryReader
-from ..db import Session
-from ..db.catalog import TableInfo, table_info
-from ..db.sql import Column, Dialect, dialect_of
-from ..errors import CheckError
-from ..wording import age, count, describe_value, format_duration, plural, show_row, show_value
-from . import BUILTIN, rows_sql
-from .rows_sql import Aggregate
+from ...api import CheckKind, Entry, Result, RunContext, Severity, Target
+from ...config import EntryReader
+from ...db import Session
+from ...db.catalog import TableInfo, table_info
+from ...db.sql import Column, Dialect, dialect_of
+from ...errors import CheckError
+from ...wording import age, count, format_duration, plural, show_row, show_value
+from .. import BUILTIN
+from . import sql as rows_sql
+from .rules import BOUNDS, COLUMN_RULES, TABLE_RULES, Reference, split_name
+from .sql import Aggregate
 
-#: column rules, in the order their items appear
-COLUMN_RULES = ("not_null", "not_empty", "pattern", "min", "max", "min_length", "max_length",
-                "allowed", "unique", "references")
-#: table rules, in the order their items appear (before the column rules)
-TABLE_RULES = ("min_rows", "max_rows", "fresh")
 #: column rules counted in the shared scan; the others are queries of their own
-SCAN_RULES = frozenset(COLUMN_RULES) - {"unique", "references"}
-_BOOLEAN_RULES = ("not_null", "not_empty", "unique")
-_SCALARS = (str, int, float, dt.date, dt.datetime, dt.time)
+SCAN_RULES = frozenset(name for name, rule in COLUMN_RULES.items() if rule.condition is not None)
 
 
 @dataclass(frozen=True)
@@ -59,19 +53,11 @@ class TableRule:
     """One rule on the table: `min_rows`, `max_rows`, `fresh`."""
 
     rule: str
-    value: Any  # an int, or a Freshness
+    value: int | Freshness
     severity: Severity | None = None
 
 
-@dataclass(frozen=True)
-class Reference:
-    """`references = "categories.id"`: the table (maybe schema-qualified) and its column."""
-
-    table: tuple[str, ...]
-    column: str
-
-    def __str__(self) -> str:
-        return ".".join((*self.table, self.column))
+RowPayload = ColumnRule | TableRule
 
 
 @dataclass(frozen=True)
@@ -88,14 +74,6 @@ class RowsOptions:
 
 
 # -- parsing ------------------------------------------------------------------------------------
-
-
-def _split_name(reader: EntryReader, key: str, text: str, *, parts: tuple[int, int]) -> tuple[str, ...]:
-    names = tuple(text.split("."))
-    if not (parts[0] <= len(names) <= parts[1]) or not all(n.strip() for n in names):
-        shapes = {(1, 2): '"table" or "schema.table"', (2, 3): '"table.column" or "schema.table.column"'}
-        raise reader.error(key, f'"{text}" is not {shapes[parts]}')
-    return names
 
 
 def _severity(reader: EntryReader) -> Severity | None:
@@ -116,48 +94,13 @@ def _rule_reader(reader: EntryReader, rule: str) -> tuple[EntryReader, str, Seve
         if sub is None:  # not reached: the value is a table
             return None
         severity = _severity(sub)
-        if rule in _BOOLEAN_RULES and not sub.has("value"):
+        if rule in COLUMN_RULES and COLUMN_RULES[rule].flag and not sub.has("value"):
             sub.unknown_keys()
             return sub, "", severity
         if not sub.has("value"):
             raise sub.error("value", "is required in the table form of a rule")
         return sub, "value", severity
     return reader, rule, None
-
-
-def _parse_column_rule(reader: EntryReader, key: str, rule: str) -> Any:
-    """The validated value of one rule, or None when the rule is off (`not_null = false`)."""
-    if rule in _BOOLEAN_RULES:
-        return True if not key else (reader.boolean(key) or None)
-    if rule == "pattern":
-        pattern = reader.string(key, interpolate=False)
-        if pattern is not None:
-            reader.check_regex(key, pattern)
-        return pattern
-    if rule in ("min", "max"):
-        value = reader.raw(key)
-        if isinstance(value, bool) or not isinstance(value, _SCALARS):
-            raise reader.error(key, f"expected a number, a string or a date, got {describe_value(value)}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise reader.error(key, "must be a finite number")
-        return value
-    if rule in ("min_length", "max_length"):
-        return reader.integer(key, minimum=0)
-    if rule == "allowed":
-        values = reader.raw(key)
-        if not isinstance(values, list) or not values:
-            raise reader.error(key, f"expected a non-empty list of values, got {describe_value(values)}")
-        for value in values:
-            if not isinstance(value, (*_SCALARS, bool)):
-                raise reader.error(key, f"expected a list of strings or numbers, got {describe_value(value)} in it")
-        return tuple(values)
-    if rule == "references":
-        text = reader.string(key, interpolate=False)
-        if text is None:
-            return None
-        names = _split_name(reader, key, text, parts=(2, 3))
-        return Reference(names[:-1], names[-1])
-    raise AssertionError(rule)
 
 
 def _parse_columns(reader: EntryReader) -> list[ColumnRule]:
@@ -167,12 +110,12 @@ def _parse_columns(reader: EntryReader) -> list[ColumnRule]:
             raise reader.error("columns", "a column name cannot be empty")
         column_severity = _severity(col_reader)
         found: list[ColumnRule] = []
-        for rule in COLUMN_RULES:
+        for rule, definition in COLUMN_RULES.items():
             source = _rule_reader(col_reader, rule)
             if source is None:
                 continue
             rule_reader, key, severity = source
-            value = _parse_column_rule(rule_reader, key, rule)
+            value = definition.parse(rule_reader, key)
             if rule_reader is not col_reader:
                 rule_reader.unknown_keys()
             if value is not None:
@@ -181,7 +124,7 @@ def _parse_columns(reader: EntryReader) -> list[ColumnRule]:
         if not found and not col_reader.keys():
             raise col_reader.error(None, f"has no rules (rules: {', '.join(COLUMN_RULES)})")
         by_rule = {r.rule: r.value for r in found}
-        for low, high in (("min", "max"), ("min_length", "max_length")):
+        for low, high in BOUNDS:
             if low in by_rule and high in by_rule:
                 try:
                     inverted = by_rule[low] > by_rule[high]
@@ -195,7 +138,7 @@ def _parse_columns(reader: EntryReader) -> list[ColumnRule]:
 
 def _parse_table_rules(reader: EntryReader) -> list[TableRule]:
     rules: list[TableRule] = []
-    for rule in ("min_rows", "max_rows"):
+    for rule in TABLE_RULES[:2]:  # min_rows, max_rows; fresh is a table of its own
         source = _rule_reader(reader, rule)
         if source is not None:
             rule_reader, key, severity = source
@@ -213,9 +156,9 @@ def _parse_table_rules(reader: EntryReader) -> list[TableRule]:
         severity = _severity(fresh)
         fresh.unknown_keys()
         rules.append(TableRule("fresh", Freshness(column, max_age), severity))
-    if len(rules) >= 2 and rules[0].rule == "min_rows" and rules[1].rule == "max_rows" \
-            and rules[0].value > rules[1].value:
-        raise reader.error("max_rows", f"is below min_rows ({rules[1].value} < {rules[0].value})")
+    counts = {rule.rule: rule.value for rule in rules if isinstance(rule.value, int)}
+    if counts.get("min_rows", 0) > counts.get("max_rows", counts.get("min_rows", 0)):
+        raise reader.error("max_rows", f"is below min_rows ({counts['max_rows']} < {counts['min_rows']})")
     return rules
 
 
@@ -236,32 +179,33 @@ class ScanResult:
     seconds: float
 
 
-def _aggregate(rule: ColumnRule | TableRule) -> Aggregate | None:
+def _aggregate(rule: RowPayload) -> Aggregate | None:
     if isinstance(rule, ColumnRule):
         return Aggregate(rule.rule, rule.column, rule.value) if rule.rule in SCAN_RULES else None
-    if rule.rule == "fresh":
+    if isinstance(rule.value, Freshness):
         return Aggregate("fresh", rule.value.column)
     return None
 
 
-def _scan_key(entry: Entry) -> tuple[Any, ...]:
-    options: RowsOptions = entry.options
-    return ("rows:scan", entry.database, options.table, options.where)
+def _scan_key(entry: RowsEntry) -> tuple[Any, ...]:
+    return ("rows:scan", entry.database, entry.options.table, entry.options.where)
 
 
-def shared_aggregates(ctx: RunContext, entry: Entry, info: TableInfo) -> list[Aggregate]:
+def _siblings(ctx: RunContext, entry: RowsEntry) -> list[RowsEntry]:
+    """The entries (this one included) whose rules the scan of this entry's table serves."""
+    key = _scan_key(entry)
+    return [other for other in ctx.gate.entries_of(RowsCheck()) if _scan_key(other) == key and not other.skip]
+
+
+def shared_aggregates(ctx: RunContext, entry: RowsEntry, info: TableInfo) -> list[Aggregate]:
     """Every aggregate the scan of this entry's (database, table, where) serves, over all entries.
 
     Rules on columns the table does not have are left out (their items fail on their own), so
     that one mistyped column does not break the scan of the others.
     """
-    key = _scan_key(entry)
     found: dict[Aggregate, None] = {}
-    for other in ctx.gate.entries:
-        if other.kind != RowsCheck.name or _scan_key(other) != key or other.skip:
-            continue
-        options: RowsOptions = other.options
-        rules: list[ColumnRule | TableRule] = [*options.table_rules, *options.column_rules]
+    for other in _siblings(ctx, entry):
+        rules: list[RowPayload] = [*other.options.table_rules, *other.options.column_rules]
         for rule in rules:
             agg = _aggregate(rule)
             if agg is not None and agg.column in info.columns:
@@ -286,7 +230,7 @@ def _overlap(ctx: RunContext) -> bool:
     return not ctx.options.xdist_worker
 
 
-def _candidates_key(entry: Entry, column: str) -> tuple[Any, ...]:
+def _candidates_key(entry: RowsEntry, column: str) -> tuple[Any, ...]:
     return ("rows:unique", *_scan_key(entry)[1:], column)
 
 
@@ -300,23 +244,21 @@ def duplicate_candidates(session: Session, options: RowsOptions, column: Column)
     return candidates
 
 
-def start_unique(ctx: RunContext, entry: Entry, info: TableInfo) -> None:
+def start_unique(ctx: RunContext, entry: RowsEntry, info: TableInfo) -> None:
     """Start the proof of uniqueness of each `unique` column of this scan, each on its own connection.
 
     The scan and the GROUP BY are both CPU-bound and PostgreSQL runs one statement per connection:
     side by side they finish sooner than one after the other. Each item then takes its answer
     (or the CheckError it raised) from `ctx.cache`.
     """
-    key = _scan_key(entry)
     columns: dict[str, None] = {}
-    for other in ctx.gate.entries:
-        if other.kind == RowsCheck.name and _scan_key(other) == key and not other.skip:
-            for rule in other.options.column_rules:
-                if rule.rule == "unique" and rule.column in info.columns and rule.column not in info.unique:
-                    columns[rule.column] = None
+    for other in _siblings(ctx, entry):
+        for rule in other.options.column_rules:
+            if rule.rule == "unique" and rule.column in info.columns and rule.column not in info.unique:
+                columns[rule.column] = None
     if not columns:
         return
-    options: RowsOptions = entry.options
+    options = entry.options
     alias = entry.database or ""
 
     def prove(column: Column) -> int:
@@ -334,18 +276,7 @@ def start_unique(ctx: RunContext, entry: Entry, info: TableInfo) -> None:
 
 def describe(rule: ColumnRule) -> str:
     """What a violating row has, after `3 of 120,412 rows in ads have`."""
-    col, value = rule.column, rule.value
-    return {
-        "not_null": lambda: f"{col} NULL",
-        "not_empty": lambda: f"{col} empty ('' or only whitespace)",
-        "pattern": lambda: f"{col} not matching {value!r}",
-        "min": lambda: f"{col} below {show_value(value)}",
-        "max": lambda: f"{col} above {show_value(value)}",
-        "min_length": lambda: f"{col} shorter than {plural(value, 'character')}",
-        "max_length": lambda: f"{col} longer than {plural(value, 'character')}",
-        "allowed": lambda: f"{col} not one of {', '.join(show_value(v) for v in value)}",
-        "references": lambda: f"{col} with no match in {value}",
-    }[rule.rule]()
+    return COLUMN_RULES[rule.rule].describe(rule.column, rule.value)
 
 
 def _as_utc(value: Any) -> dt.datetime | None:
@@ -370,13 +301,17 @@ def _as_utc(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-class RowsCheck(CheckKind):
+RowsEntry = Entry[RowsOptions]
+RowsTarget = Target[RowsOptions, RowPayload]
+
+
+class RowsCheck(CheckKind[RowsOptions, RowPayload]):
     name = "rows"
     summary = BUILTIN["rows"].summary
     uses_database = "required"
 
     def parse(self, reader: EntryReader) -> RowsOptions:
-        table = _split_name(reader, "table", reader.required_string("table", interpolate=False), parts=(1, 2))
+        table = split_name(reader, "table", reader.required_string("table", interpolate=False), parts=(1, 2))
         where = reader.string("where")
         if where is not None and not where.strip():
             raise reader.error("where", "is empty (leave it out to check every row)")
@@ -391,23 +326,29 @@ class RowsCheck(CheckKind):
     def default_name(self, options: RowsOptions, entry_index: int, database: str | None) -> str:
         return f"{database}.{options.table_name}"
 
-    def expand(self, entry: Entry) -> list[Target]:
-        options: RowsOptions = entry.options
-        targets = [Target(entry, suffix=f":{rule.rule}", subject=options.table_name, payload=rule,
-                          severity=rule.severity) for rule in options.table_rules]
-        targets += [Target(entry, suffix=f".{rule.column}:{rule.rule}", subject=f"{options.table_name}.{rule.column}",
-                           payload=rule, severity=rule.severity) for rule in options.column_rules]
+    def expand(self, entry: RowsEntry) -> list[RowsTarget]:
+        options = entry.options
+        targets: list[RowsTarget] = [
+            Target.at(entry, aspect=rule.rule, payload=rule, subject=options.table_name, severity=rule.severity)
+            for rule in options.table_rules]
+        targets += [Target.at(entry, rule.column, aspect=rule.rule, payload=rule,
+                              subject=f"{options.table_name}.{rule.column}", severity=rule.severity)
+                    for rule in options.column_rules]
         return targets
 
-    def run(self, target: Target, ctx: RunContext) -> Result:
+    def group(self, target: RowsTarget) -> str:
+        # one scan serves every rule on a (database, table, where)
+        return f"rows:{target.entry.database}.{target.entry.options.table_name}"
+
+    def run(self, target: RowsTarget, ctx: RunContext) -> Result:
         entry = target.entry
-        options: RowsOptions = entry.options
-        rule: ColumnRule | TableRule = target.payload
+        options = entry.options
+        rule = target.payload
         alias = entry.database or ""
         with ctx.database(alias).session(ctx.timeout) as session:
             info = ctx.memo(("rows:catalog", entry.database, options.table), lambda: table_info(session, options.table, alias))
             if isinstance(rule, TableRule):
-                if rule.rule == "fresh":
+                if isinstance(rule.value, Freshness):
                     info.column(rule.value.column)
                 return self._table_rule(self._scan(session, ctx, entry, info), options, rule)
             column = info.column(rule.column)
@@ -420,7 +361,7 @@ class RowsCheck(CheckKind):
 
     # -- one method per way of answering ------------------------------------------------------
 
-    def _scan(self, session: Session, ctx: RunContext, entry: Entry, info: TableInfo) -> ScanResult:
+    def _scan(self, session: Session, ctx: RunContext, entry: RowsEntry, info: TableInfo) -> ScanResult:
         """The one scan of this entry's (database, table, where), run by the first item that needs it.
 
         On PostgreSQL, the proofs of uniqueness of the same table start first, each on a
@@ -457,13 +398,14 @@ class RowsCheck(CheckKind):
 
     def _table_rule(self, scan: ScanResult, options: RowsOptions, rule: TableRule) -> Result:
         name = options.table_name
-        if rule.rule == "min_rows":
-            verdict = f"{name} has {plural(scan.rows, 'row')} (min {count(rule.value)})"
-            return (Result.ok if scan.rows >= rule.value else Result.fail)(verdict, rows=scan.rows)
-        if rule.rule == "max_rows":
-            verdict = f"{name} has {plural(scan.rows, 'row')} (max {count(rule.value)})"
-            return (Result.ok if scan.rows <= rule.value else Result.fail)(verdict, rows=scan.rows)
-        fresh: Freshness = rule.value
+        if isinstance(rule.value, int):
+            limit_rows = rule.value
+            if rule.rule == "min_rows":
+                verdict = f"{name} has {plural(scan.rows, 'row')} (min {count(limit_rows)})"
+                return (Result.ok if scan.rows >= limit_rows else Result.fail)(verdict, rows=scan.rows)
+            verdict = f"{name} has {plural(scan.rows, 'row')} (max {count(limit_rows)})"
+            return (Result.ok if scan.rows <= limit_rows else Result.fail)(verdict, rows=scan.rows)
+        fresh = rule.value
         newest = _as_utc(scan.figures[Aggregate("fresh", fresh.column)])
         limit = format_duration(fresh.max_age)
         if newest is None:
@@ -474,7 +416,7 @@ class RowsCheck(CheckKind):
                    f"{newest.isoformat(sep=' ', timespec='seconds')}")
         return (Result.ok if seconds <= fresh.max_age else Result.fail)(verdict, rows=scan.rows, age_s=round(seconds, 3))
 
-    def _unique(self, session: Session, ctx: RunContext, entry: Entry, options: RowsOptions, info: TableInfo,
+    def _unique(self, session: Session, ctx: RunContext, entry: RowsEntry, options: RowsOptions, info: TableInfo,
                 rule: ColumnRule) -> Result:
         name = options.table_name
         index = info.unique.get(rule.column)
@@ -525,7 +467,7 @@ class RowsCheck(CheckKind):
             lines.append(f"{rule.column}={show_value(value)} ({plural(int(n), 'row')})" + (f": {listed}{more}" if listed else ""))
         return lines
 
-    def _references(self, session: Session, ctx: RunContext, entry: Entry, options: RowsOptions, info: TableInfo,
+    def _references(self, session: Session, ctx: RunContext, entry: RowsEntry, options: RowsOptions, info: TableInfo,
                     rule: ColumnRule, column: Column) -> Result:
         ref: Reference = rule.value
         target = ctx.memo(("rows:catalog", entry.database, ref.table), lambda: table_info(session, ref.table, entry.database or ""))

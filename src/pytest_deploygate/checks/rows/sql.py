@@ -1,9 +1,9 @@
 """The SQL of `[[rows]]`: one aggregate scan per table, the duplicates GROUP BY, the anti-join.
 
 Plain Python and no database: every function returns `(sql, params)` for a dialect, so the SQL
-is unit-tested as text. Identifiers are always quoted (psycopg.sql on PostgreSQL); values given
-by the user (patterns, bounds, allowed lists) are always parameters; the user's `where` is the
-only SQL pasted in, in parentheses, and it runs in a read-only session like everything else.
+is unit-tested as text. Built with :class:`~pytest_deploygate.db.sql.Builder` (identifiers quoted,
+values as parameters, the user's `where` fenced); each rule's condition comes from the rule table
+(:mod:`.rules`).
 """
 
 from __future__ import annotations
@@ -12,59 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..db.sql import Builder, Column, Dialect
-
-# What "blank" means for not_empty: ASCII whitespace. btrim/trim with an explicit set is a plain
-# string function, several times cheaper per row than a regex like `!~ '\S'`.
-_PG_BLANK = "E' \\t\\n\\r\\f\\v'"
-_SQLITE_BLANK = "char(32, 9, 10, 13, 12, 11)"
-
-
-def as_text(b: Builder, column: Column, ref: str) -> str:
-    """The column as text for the text rules (`pattern` on an integer column, ...)."""
-    if column.textual or b.dialect == "sqlite":
-        return ref
-    return f"{ref}::text"
-
-
-def violation(b: Builder, rule: str, value: Any, column: Column, ref: str) -> str:
-    """The condition a row breaks `rule` by; NULL is never a violation except of not_null.
-
-    Args:
-        b: the statement being built (receives the parameters).
-        rule: a column rule of the scan (not unique/references, which are queries of their own).
-        value: the rule's value from the config.
-        column: the column, from the catalog.
-        ref: the column as an SQL reference (quoted, maybe qualified).
-    """
-    pg = b.dialect == "postgresql"
-    if rule == "not_null":
-        return f"{ref} IS NULL"
-    if rule == "not_empty":
-        if not pg:
-            return f"trim({ref}, {_SQLITE_BLANK}) = ''"
-        text = as_text(b, column, ref)
-        # a blank value is '' (ascii() gives 0) or starts with a code <= 32 (every blank one is):
-        # one integer comparison spares nearly every row the btrim; half the cost of `= '' OR
-        # ascii() IN (...)` per row (measured: benchmarks/bench_rows.py's table, 2,000,000 rows)
-        return f"(ascii({text}) <= 32 AND btrim({text}, {_PG_BLANK}) = '')"
-    if rule == "pattern":
-        return f"{as_text(b, column, ref)} !~ {b.param(value)}" if pg else f"NOT ({ref} REGEXP {b.param(value)})"
-    if rule == "min":
-        return f"{ref} < {b.param(value)}"
-    if rule == "max":
-        return f"{ref} > {b.param(value)}"
-    length = f"char_length({as_text(b, column, ref)})" if pg else f"length({ref})"
-    if rule == "min_length":
-        return f"{length} < {b.param(value)}"
-    if rule == "max_length":
-        if pg:  # octets >= characters, and octet_length reads only the header: most rows stop there
-            return f"(octet_length({as_text(b, column, ref)}) > {b.param(value)} AND {length} > {b.param(value)})"
-        return f"{length} > {b.param(value)}"
-    if rule == "allowed":
-        # NOT IN with one parameter per value: each is typed by the column (enums, varchar...)
-        return f"{ref} NOT IN ({', '.join(b.param(v) for v in value)})"
-    raise ValueError(f"not a scan rule: {rule}")
+from ...db.sql import Builder, Column, Dialect
+from .rules import condition
 
 
 @dataclass(frozen=True)
@@ -91,8 +40,8 @@ def scan_query(dialect: Dialect, table: Sequence[str], where: str | None,
             # timestamp and date become timestamptz in the session's time zone (as now() wrote them)
             parts.append(f"max({ref})::timestamptz" if dialect == "postgresql" and _is_datetime(column) else f"max({ref})")
         else:
-            parts.append(f"count(*) FILTER (WHERE {violation(b, agg.rule, agg.value, column, ref)})")
-    text = f"SELECT {', '.join(parts)} FROM {b.ident(*table)}{b.where(b.user_sql(where) if where else None)}"
+            parts.append(f"count(*) FILTER (WHERE {condition(b, agg.rule, agg.value, column, ref)})")
+    text = f"SELECT {', '.join(parts)} FROM {b.ident(*table)}{b.user_where(where)}"
     return b.done(text)
 
 
@@ -106,13 +55,13 @@ def samples_query(dialect: Dialect, table: Sequence[str], where: str | None, rul
     """The first `limit` rows (by key) that break a scan rule: key columns, then the column."""
     b = Builder(dialect)
     ref = b.ident(column.name)
-    shown = [b.ident(k) if k not in ("ctid", "rowid") else k for k in key]
+    shown = [b.column(k) for k in key]
     if column.name not in key:
         shown.append(ref)
-    condition = violation(b, rule, value, column, ref)
+    violation = condition(b, rule, value, column, ref)
     order = f" ORDER BY {', '.join(shown[: len(key)])}" if key else ""
     text = (f"SELECT {', '.join(shown)} FROM {b.ident(*table)}"
-            f"{b.where(condition, b.user_sql(where) if where else None)}{order} LIMIT {int(limit)}")
+            f"{b.user_where(where, violation)}{order} LIMIT {int(limit)}")
     return b.done(text)
 
 
@@ -127,7 +76,7 @@ def duplicates_query(dialect: Dialect, table: Sequence[str], where: str | None, 
     b = Builder(dialect)
     ref = b.ident(column)
     inner = (f"SELECT {ref} AS v, count(*) AS n FROM {b.ident(*table)}"
-             f"{b.where(f'{ref} IS NOT NULL', b.user_sql(where) if where else None)}"
+             f"{b.user_where(where, f'{ref} IS NOT NULL')}"
              f" GROUP BY {ref} HAVING count(*) > 1")
     text = (f"SELECT v, n, count(*) OVER (), sum(n) OVER () FROM ({inner}) d"
             f" ORDER BY n DESC, v LIMIT {max(1, int(limit))}")
@@ -147,7 +96,7 @@ def duplicate_candidates_query(dialect: Dialect, table: Sequence[str], where: st
     ref = b.ident(column.name)
     group = f"hashtextextended({ref}, 0)" if column.textual else ref
     text = (f"SELECT count(*) FROM (SELECT 1 FROM {b.ident(*table)}"
-            f"{b.where(f'{ref} IS NOT NULL', b.user_sql(where) if where else None)}"
+            f"{b.user_where(where, f'{ref} IS NOT NULL')}"
             f" GROUP BY {group} HAVING count(*) > 1) d")
     return b.done(text)
 
@@ -157,10 +106,10 @@ def rows_with_values_query(dialect: Dialect, table: Sequence[str], where: str | 
     """The keys of the rows holding some values (the duplicates shown), ordered by value then key."""
     b = Builder(dialect)
     ref = b.ident(column)
-    keys = [b.ident(k) if k not in ("ctid", "rowid") else k for k in key]
+    keys = [b.column(k) for k in key]
     condition = f"{ref} IN ({', '.join(b.param(v) for v in values)})"
     text = (f"SELECT {ref}, {', '.join(keys)} FROM {b.ident(*table)}"
-            f"{b.where(condition, b.user_sql(where) if where else None)}"
+            f"{b.user_where(where, condition)}"
             f" ORDER BY {ref}, {', '.join(keys)} LIMIT {int(limit)}")
     return b.done(text)
 
@@ -180,7 +129,7 @@ def orphans_query(dialect: Dialect, table: Sequence[str], where: str | None, col
     condition = b.where(f"{ref} IS NOT NULL", b.user_sql(where) if where else None, missing)
     if limit is None:
         return b.done(f"SELECT count(*) FROM {outer}{condition}")
-    keys = [f"{outer}.{b.ident(k)}" if k not in ("ctid", "rowid") else f"{outer}.{k}" for k in key]
+    keys = [b.column(k, outer) for k in key]
     shown = [*keys, ref] if column not in key else keys
     order = f" ORDER BY {', '.join(keys)}" if keys else ""
     return b.done(f"SELECT {', '.join(shown)} FROM {outer}{condition}{order} LIMIT {int(limit)}")
