@@ -10,12 +10,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast, overload
+
+# tomli, not the stdlib's tomllib: its compiled wheels parse three times faster (the same parser)
+import tomli as tomllib
 
 from .api import Entry, OptionsT, Severity, Target
 from .db.url import DatabaseConfig, parse_database_url

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .api import CheckKind, Result, Target
+from .api import CheckKind, Entry, Result, Target
 from .config import GateConfig, load_config
 from .errors import ConfigError
 from .runtime import GateRuntime
@@ -60,8 +60,12 @@ def kinds_for(node: pytest.Collector, display: str) -> Kinds:
     return kinds
 
 
-def _runner_signature(fixtures: tuple[str, ...]) -> Any:
-    """A function whose signature asks pytest for `fixtures`; the item's runtest does the work."""
+def _runner(fixtures: tuple[str, ...], marks: list[pytest.MarkDecorator]) -> Any:
+    """A function whose signature asks pytest for `fixtures`; the item's runtest does the work.
+
+    It carries the items' marks as a test function would (`pytestmark`), so that pytest reads
+    them once per runner rather than each item adding its own.
+    """
 
     def run_check(**_: Any) -> None:  # pragma: no cover - never called, runtest is overridden
         raise NotImplementedError
@@ -69,7 +73,29 @@ def _runner_signature(fixtures: tuple[str, ...]) -> Any:
     names = (RUNTIME_FIXTURE, *(f for f in fixtures if f != RUNTIME_FIXTURE))
     run_check.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names])
+    run_check.pytestmark = [mark.mark for mark in marks]  # type: ignore[attr-defined]
     return run_check
+
+
+class Runners:
+    """One runner per kind and set of marks: items of one entry (mostly of one kind) share it."""
+
+    def __init__(self, kinds: Kinds) -> None:
+        self.kinds = kinds
+        self._made: dict[tuple[str, tuple[str, ...], str | None, str | None], Any] = {}
+
+    def get(self, entry: Entry[Any], group: str | None) -> Any:
+        key = (entry.kind, entry.marks, group, entry.skip)
+        runner = self._made.get(key)
+        if runner is None:
+            marks = [getattr(pytest.mark, name) for name in ("deploygate", entry.kind, *entry.marks)]
+            if group is not None:
+                # with `--dist loadgroup`, pytest-xdist runs the items of a group in one worker
+                marks.append(pytest.mark.xdist_group(group))
+            if entry.skip:
+                marks.append(pytest.mark.skip(reason=entry.skip))
+            runner = self._made[key] = _runner(self.kinds[entry.kind].fixtures, marks)
+        return runner
 
 
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*(?:tool\.deploygate\.)?([A-Za-z0-9_-]+)\s*\]\]")
@@ -99,16 +125,24 @@ class GateFile(pytest.File):
         for name in sorted({*kinds, *(mark for entry in gate.entries for mark in entry.marks)} - declared):
             about = f"deploygate [[{name}]] checks: {kinds[name].summary}" if name in kinds else f"declared in {gate.display}"
             self.config.addinivalue_line("markers", f"{name}: {about}")
-        runners = {name: _runner_signature(kind.fixtures) for name, kind in kinds.items()}
+        runners = Runners(kinds)
         lines = entry_lines(self.path.read_text(encoding="utf-8"))
+        # The items of one kind in one file have the same runner signature and the same place, so
+        # the same fixture closure: resolved for the first and handed to the rest through
+        # Function's `fixtureinfo` parameter, as pytest does for the calls of a parametrized test
+        # (pytest has no public getter for it; without the attribute, each item resolves its own).
+        fixtureinfo: dict[str, Any] = {}
         for order, target in enumerate(gate.targets):
             entry = target.entry
             kind = kinds[entry.kind]
-            yield GateItem.from_parent(
-                self, name=target.item_name, callobj=runners[entry.kind],
+            group = kind.group(target)
+            item = GateItem.from_parent(
+                self, name=target.item_name, callobj=runners.get(entry, group), fixtureinfo=fixtureinfo.get(entry.kind),
                 target=target, gate=gate, kind=kind, order=order,
-                line=lines.get((entry.kind, entry.index), 0), group=kind.group(target),
+                line=lines.get((entry.kind, entry.index), 0), group=group,
             )
+            fixtureinfo.setdefault(entry.kind, getattr(item, "_fixtureinfo", None))
+            yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ConfigError):
@@ -127,15 +161,7 @@ class GateItem(pytest.Function):
         self.target = target
         self.gate = gate
         self.kind = kind
-        self.group = group
-        entry = target.entry
-        for mark in ("deploygate", entry.kind, *entry.marks):
-            self.add_marker(mark)
-        if group is not None:
-            # with `--dist loadgroup`, pytest-xdist runs the items of a group in one worker
-            self.add_marker(pytest.mark.xdist_group(group))
-        if entry.skip:
-            self.add_marker(pytest.mark.skip(reason=entry.skip))
+        self.group = group  # its marks come with its runner (see Runners)
         self.user_properties.extend(self._properties())
 
     def _properties(self) -> list[tuple[str, object]]:

@@ -112,6 +112,8 @@ def pytest_configure(config: pytest.Config) -> None:
     option = config.getoption("deploygate_config")
     ini = config.getini("deploygate_config")
     path = find_config(config.rootpath, option, ini if isinstance(ini, str) and ini else None)
+    if path is None and any(p.suffix == ".toml" for p in state.explicit_files):
+        return  # `pytest --deploygate gates/prod.toml`: the file named is the gate
     if path is None:
         raise pytest.UsageError(
             f"deploygate: no gate config found in {config.rootpath}: create deploygate.toml "
