@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-EXAMPLE = Path(__file__).parent.parent / "conftest_examples" / "migrations"
+from .conftest import Example
 
 
-def test_migrations_example_in_sync_passes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_migrations_example_in_sync_passes(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MIGRATIONS_INCIDENT", raising=False)
-    shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("app.db", "app.tmp", "__pycache__"))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--deploygate", "-v")
+    example.copy("migrations")
+    result = example.run("--deploygate", "-v")
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["*deploygate.toml::migrations[[]main:checksums[]] PASSED*"])

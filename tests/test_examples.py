@@ -3,38 +3,26 @@
 from __future__ import annotations
 
 import re
-import shutil
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).parent.parent / "conftest_examples"
+from .conftest import Example
 
 
-def copy_example(pytester: pytest.Pytester, name: str) -> Path:
-    shutil.copytree(EXAMPLES / name, pytester.path, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("demo.db", "app.db", "public", "__pycache__", "*.xml", "*.md", "report.json"))
-    return pytester.path
-
-
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
-
-
-def test_quickstart_passes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quickstart_passes(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEMO_INCIDENT", raising=False)
-    copy_example(pytester, "quickstart")
-    result = run(pytester, "--deploygate", "-v")
+    example.copy("quickstart")
+    result = example.run("--deploygate", "-v")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*deploygate.toml::sql[[]ads-without-slug[]] PASSED*"])
     assert "failed" not in result.stdout.lines[-1]
 
 
-def test_quickstart_fails_on_the_incident_naming_the_rows(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quickstart_fails_on_the_incident_naming_the_rows(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEMO_INCIDENT", "1")
-    copy_example(pytester, "quickstart")
-    result = run(pytester, "--deploygate")
+    example.copy("quickstart")
+    result = example.run("--deploygate")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
         "query returned 3 rows (expected none)",
@@ -44,55 +32,55 @@ def test_quickstart_fails_on_the_incident_naming_the_rows(pytester: pytest.Pytes
     ])
 
 
-def test_quickstart_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quickstart_under_xdist(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEMO_INCIDENT", "1")
-    copy_example(pytester, "quickstart")
-    serial = run(pytester, "--deploygate").parseoutcomes()
-    parallel = run(pytester, "--deploygate", "-n", "2").parseoutcomes()
+    example.copy("quickstart")
+    serial = example.run("--deploygate").parseoutcomes()
+    parallel = example.run("--deploygate", "-n", "2").parseoutcomes()
     assert serial == parallel
     assert serial["failed"] >= 1
 
 
-def test_custom_kind_example(pytester: pytest.Pytester) -> None:
-    copy_example(pytester, "custom_kind")
-    result = run(pytester, "--deploygate", "-v", "--junitxml=junit.xml")
+def test_custom_kind_example(example: Example) -> None:
+    example.copy("custom_kind")
+    result = example.run("--deploygate", "-v", "--junitxml=junit.xml")
     assert result.ret == pytest.ExitCode.OK
     assert result.parseoutcomes() == {"passed": 1, "warned": 1}
     result.stdout.fnmatch_lines([
         "*http_status[[]health[]] PASSED*",
         "WARN deploygate.toml::http_status[[]payments[]] - GET /payments: 503 (expected 200) in *ms",
     ])
-    props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")}
+    props = {p.get("name"): p.get("value") for p in ET.parse(example.path / "junit.xml").iter("property")}
     assert props["observed_by"] == "custom_kind conftest"  # the result hook ran
 
 
 @pytest.mark.parametrize("ci_file", ["github-actions.yml", "gitlab-ci.yml"])
-def test_ci_examples_run_the_gate_and_produce_what_they_publish(pytester: pytest.Pytester, ci_file: str,
+def test_ci_examples_run_the_gate_and_produce_what_they_publish(example: Example, ci_file: str,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEMO_INCIDENT", raising=False)
-    text = (EXAMPLES / "ci" / ci_file).read_text()
+    text = (example.source("ci") / ci_file).read_text()
     commands = re.findall(r"(?:run:|- )\s*(pytest --deploygate[^\n]*)", text)
     assert len(commands) == 1, "each CI example runs the gate once"
     args = commands[0].split()[1:]
-    copy_example(pytester, "quickstart")
-    result = run(pytester, *args)
+    example.copy("quickstart")
+    result = example.run(*args)
     assert result.ret == pytest.ExitCode.OK
     for published in ("deploygate.xml", "deploygate.md"):
         assert published in text
-        assert (pytester.path / published).is_file()
-    assert (pytester.path / "deploygate.md").read_text().startswith("## ✅ Deploy gate passed")
-    suite = ET.parse(pytester.path / "deploygate.xml").getroot().find("testsuite")
+        assert (example.path / published).is_file()
+    assert (example.path / "deploygate.md").read_text().startswith("## ✅ Deploy gate passed")
+    suite = ET.parse(example.path / "deploygate.xml").getroot().find("testsuite")
     assert suite is not None
     assert suite.get("failures") == "0"
     assert int(suite.get("tests", "0")) >= 3
 
 
-def test_schema_example_passes_and_catches_incident_1(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_schema_example_passes_and_catches_incident_1(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SCHEMA_DRIFT", raising=False)
-    copy_example(pytester, "schema")
-    assert run(pytester, "--deploygate").parseoutcomes() == {"passed": 7}
+    example.copy("schema")
+    assert example.run("--deploygate").parseoutcomes() == {"passed": 7}
     monkeypatch.setenv("SCHEMA_DRIFT", "1")
-    result = run(pytester, "--deploygate")
+    result = example.run("--deploygate")
     result.stdout.fnmatch_lines([
         "FAILED deploygate.toml::schema[[]main.ads[]] - column ads.custom_fields is missing (expected text)",
         "FAILED deploygate.toml::schema[[]main.categories[]] - column categories.form_template is missing (expected text)",

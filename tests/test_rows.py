@@ -8,49 +8,12 @@ import shutil
 import sqlite3
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import Gate, PostgresDatabase
-
-
-@dataclass
-class Backend:
-    """One database of the gate, on either engine, set up with the same script."""
-
-    name: str
-    gate: Gate
-    url: str
-    pg: PostgresDatabase | None = None
-
-    def execute(self, script: str) -> None:
-        script = script.replace("{now}", "CURRENT_TIMESTAMP")
-        if self.pg is not None:
-            self.pg.execute(script.replace("{days_ago:2}", "now() - interval '2 days'")
-                            .replace("{tab_newline}", "E'\\t\\n '").replace("{tab_x}", "E'\\tx'")
-                            .replace("{control}", "E'\\x01'"))
-        else:
-            self.gate.sqlite(script.replace("{days_ago:2}", "datetime('now', '-2 days')")
-                             .replace("{tab_newline}", "char(9, 10, 32)").replace("{tab_x}", "char(9) || 'x'")
-                             .replace("{control}", "char(1)"))
-
-    def config(self, body: str, settings: str = "") -> None:
-        self.gate.config(f'{settings}\n[databases.main]\nurl = "{self.url}"\n\n{body}')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest) -> Backend:
-    # the server first: pytester restores sys.modules after each run, and a module first
-    # imported during its lifetime (pgserver's psutil) would vanish under the session's feet
-    pg: PostgresDatabase | None = request.getfixturevalue("pg") if request.param == "postgresql" else None
-    gate: Gate = request.getfixturevalue("gate")
-    if pg is None:
-        return Backend("sqlite", gate, "sqlite:///app.db")
-    return Backend("postgresql", gate, pg.url, pg)
-
+from .conftest import Backend, Gate, PostgresDatabase
 
 MARKETPLACE = """
     CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
