@@ -24,6 +24,16 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+import pytest_deploygate.items
+import pytest_deploygate.report
+from pytest_deploygate.checks import builtin_kinds
+
+# The plugin imports the gate's modules only when a gate is collected. pytester's in-process runs
+# drop every module first imported during a run, so without this each run would import (and,
+# without bytecode files, compile) them all again: loaded here, once, they stay.
+builtin_kinds()
+del pytest_deploygate
+
 PG_ENV = "DEPLOYGATE_TEST_POSTGRES_URL"
 EXAMPLES = Path(__file__).parent.parent / "conftest_examples"
 # the fixtures through which a test reaches a PostgreSQL server (`db` only with its postgresql param)
