@@ -100,7 +100,8 @@ def read_tracking(session: Session, tool: str, table: Sequence[str] | None = Non
             (not the tool's columns, no permission).
         ValueError: `tool` is not a known tool.
     """
-    spec = _tool(tool)
+    found = _tool(tool)
+    spec = found.tracking
     if table is None:
         parts: tuple[str, ...] = (spec.table,)
     else:
@@ -111,8 +112,8 @@ def read_tracking(session: Session, tool: str, table: Sequence[str] | None = Non
         rows = session.query(f"SELECT {spec.columns} FROM {session.ident(*parts)} {spec.order}").rows
     except CheckError as exc:
         where = f" in {database}" if database else ""
-        raise CheckError(f"cannot read tracking table {'.'.join(parts)}{where} ({spec.name}): {exc}") from None
-    return TrackingTable(spec.name, parts, tuple(rows))
+        raise CheckError(f"cannot read tracking table {'.'.join(parts)}{where} ({found.name}): {exc}") from None
+    return TrackingTable(found.name, parts, tuple(rows))
 
 
 def applied_migrations(tool: str, rows: Sequence[Row]) -> list[str]:
@@ -200,7 +201,7 @@ class MigrationsCheck(AspectKind[MigrationsOptions, MigrationsState]):
             raise reader.error("directory", f"folder {text} does not exist{where}")
         if not directory.is_dir():
             raise reader.error("directory", f"{text} is not a folder")
-        table_text = reader.string("table", TOOLS[tool].table)
+        table_text = reader.string("table", TOOLS[tool].tracking.table)
         table = tuple(table_text.split("."))
         if not 1 <= len(table) <= 2 or not all(part.strip() for part in table):
             raise reader.error("table", f'"{table_text}" is not a table name (write "table" or "schema.table")')
@@ -211,8 +212,8 @@ class MigrationsCheck(AspectKind[MigrationsOptions, MigrationsState]):
 
     def aspects(self, entry: Entry[MigrationsOptions]) -> list[str]:
         tool = TOOLS[entry.options.tool]
-        return [a for a in ASPECTS if (a != "failed" or tool.records_failures)
-                and (a != "checksums" or tool.records_checksums)]
+        return [a for a in ASPECTS if (a != "failed" or tool.tracking.failures)
+                and (a != "checksums" or tool.tracking.checksums)]
 
     def subject(self, entry: Entry[MigrationsOptions], aspect: str) -> str:
         options = entry.options

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import CheckError
-from .base import Findings, Row, Tool, files, module_assignments, names
+from . import base
+from .base import Findings, Row, Tool, TrackingSpec
 
 
 @dataclass(frozen=True)
@@ -31,23 +32,22 @@ class Alembic(Tool[dict[str, AlembicRevision]]):
     """`alembic upgrade`: everything a recorded head revises, transitively, is applied."""
 
     name = "alembic"
-    table = "alembic_version"
-    columns = "version_num"
+    tracking = TrackingSpec("alembic_version", "version_num")
 
     def scan(self, directory: Path) -> dict[str, AlembicRevision]:
         # `directory` may be the alembic folder (with env.py and versions/) or versions/ itself
         versions = directory / "versions" if (directory / "versions").is_dir() else directory
         revisions: dict[str, AlembicRevision] = {}
-        for path in files(versions, "*.py", recursive=True):
-            values = module_assignments(path, {"revision", "down_revision", "depends_on"})
+        for path in base.files(versions, "*.py", recursive=True):
+            values = base.module_assignments(path, {"revision", "down_revision", "depends_on"})
             revision = values.get("revision")
             if not isinstance(revision, str):
                 continue  # not a revision file (a helper module)
             if revision in revisions:
                 raise CheckError(f"two files on disk define revision {revision}: "
                                  f"{revisions[revision].file} and {path.name}")
-            revisions[revision] = AlembicRevision(revision, path.name, names(values.get("down_revision")),
-                                                  names(values.get("depends_on")))
+            revisions[revision] = AlembicRevision(revision, path.name, base.names(values.get("down_revision")),
+                                                  base.names(values.get("depends_on")))
         return revisions
 
     @staticmethod

@@ -220,29 +220,38 @@ def module_assignments(path: Path, wanted: set[str]) -> dict[str, Any]:
 # -- the tools ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TrackingSpec:
+    """A tool's tracking table and how it is read.
+
+    Attributes:
+        table: its default name.
+        columns: the SELECT list that reads it.
+        order: the ORDER BY that reads it (or "").
+        failures: whether it marks failed (dirty, half-applied) migrations.
+        checksums: whether it stores each migration's checksum.
+    """
+
+    table: str
+    columns: str
+    order: str = ""
+    failures: bool = False
+    checksums: bool = False
+
+
 class Tool(Generic[DiskT]):
     """One migration tool: its tracking table, its folder layout and how it reads them.
 
-    Subclass it as `Tool[WhatScanReturns]`, set the class attributes, implement :meth:`scan`,
+    Subclass it as `Tool[WhatScanReturns]`, set `name` and `tracking`, implement :meth:`scan`,
     :meth:`compare` and either :meth:`records` (one row per migration) or :meth:`applied`.
 
     Attributes:
         name: the tool's name, as the config's `tool` key gives it.
-        table: its tracking table's default name.
-        columns: the SELECT list that reads the tracking table.
-        order: the ORDER BY that reads it (or "").
-        records_failures: whether the table marks failed (dirty, half-applied) migrations.
-        records_checksums: whether the table stores each migration's checksum.
-        layout: for the README and messages: what the tool stores.
+        tracking: its tracking table and how it is read.
     """
 
     name: ClassVar[str]
-    table: ClassVar[str]
-    columns: ClassVar[str]
-    order: ClassVar[str] = ""
-    records_failures: ClassVar[bool] = False
-    records_checksums: ClassVar[bool] = False
-    layout: ClassVar[str] = ""
+    tracking: ClassVar[TrackingSpec]
 
     def scan(self, directory: Path) -> DiskT:
         """Read the migrations folder (once per entry per process).
@@ -257,7 +266,7 @@ class Tool(Generic[DiskT]):
 
         Args:
             disk: what :meth:`scan` read.
-            rows: the tracking table, read with :attr:`columns` and :attr:`order`.
+            rows: the tracking table, read as :attr:`tracking` says.
         """
         raise NotImplementedError
 
@@ -265,7 +274,7 @@ class Tool(Generic[DiskT]):
         """The tracking table's rows as the tool understands them (tools with a row per migration).
 
         Args:
-            rows: the tracking table, read with :attr:`columns` and :attr:`order`.
+            rows: the tracking table, read as :attr:`tracking` says.
         """
         raise NotImplementedError
 
@@ -273,7 +282,7 @@ class Tool(Generic[DiskT]):
         """The applied, non-failed migrations the rows record, by name, in the order read.
 
         Args:
-            rows: the tracking table, read with :attr:`columns` and :attr:`order`.
+            rows: the tracking table, read as :attr:`tracking` says.
         """
         return unique(record.name for record in self.records(rows) if not record.failed)
 
@@ -282,6 +291,6 @@ class Tool(Generic[DiskT]):
 
         Args:
             directory: the migrations folder.
-            rows: the tracking table, read with :attr:`columns` and :attr:`order`.
+            rows: the tracking table, read as :attr:`tracking` says.
         """
         return self.compare(self.scan(directory), rows)

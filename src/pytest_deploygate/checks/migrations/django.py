@@ -6,18 +6,8 @@ import ast
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import (
-    DiskMigration,
-    Findings,
-    Row,
-    Tool,
-    files,
-    literal,
-    no_duplicates,
-    parse_python,
-    read,
-    unique,
-)
+from . import base
+from .base import DiskMigration, Findings, Row, Tool, TrackingSpec
 
 #: (app, name) of a squashed migration -> the (app, name) pairs it replaces
 Replaces = dict[tuple[str, str], tuple[tuple[str, str], ...]]
@@ -29,9 +19,7 @@ class Django(Tool[DjangoDisk]):
     """`manage.py migrate`: a row per applied migration; a squashed one stands for what it replaces."""
 
     name = "django"
-    table = "django_migrations"
-    columns = "app, name"
-    order = "ORDER BY id"
+    tracking = TrackingSpec("django_migrations", "app, name", "ORDER BY id")
     _skip = frozenset({"node_modules", "site-packages", "venv", ".venv", "__pycache__"})
 
     def _migration_folders(self, directory: Path) -> list[Path]:
@@ -50,27 +38,27 @@ class Django(Tool[DjangoDisk]):
         replaces: Replaces = {}
         for folder in self._migration_folders(directory):
             app = folder.parent.name  # the default app label: the app package's last name
-            for path in files(folder, "*.py"):
+            for path in base.files(folder, "*.py"):
                 if path.name.startswith(("_", "~")):
                     continue
                 key = (app, path.stem)
                 migrations.append(DiskMigration(key, f"{app}.{path.stem}"))
-                if b"replaces" in read(path):  # a squashed migration
+                if b"replaces" in base.read(path):  # a squashed migration
                     replaced = self._replaces(path)
                     if replaced:
                         replaces[key] = replaced
-        no_duplicates(migrations, "the name")
+        base.no_duplicates(migrations, "the name")
         apps = frozenset(m.key[0] for m in migrations)
         return sorted(migrations, key=lambda m: m.key), apps, replaces
 
     @staticmethod
     def _replaces(path: Path) -> tuple[tuple[str, str], ...]:
-        for node in parse_python(path).body:
+        for node in base.parse_python(path).body:
             if isinstance(node, ast.ClassDef) and node.name == "Migration":
                 for statement in node.body:
                     if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
                             and isinstance(statement.targets[0], ast.Name) and statement.targets[0].id == "replaces"):
-                        value = literal(statement.value)
+                        value = base.literal(statement.value)
                         if isinstance(value, list | tuple):
                             return tuple((str(a), str(n)) for a, n in value)
         return ()
@@ -88,10 +76,10 @@ class Django(Tool[DjangoDisk]):
             if migration.key not in applied and not (squashed and all(pair in applied for pair in squashed)):
                 findings.pending.append(migration.name)
         # apps whose migrations live elsewhere (django.contrib, installed packages) are not compared
-        findings.missing = unique(f"{app}.{name}" for app, name in recorded
+        findings.missing = base.unique(f"{app}.{name}" for app, name in recorded
                                   if app in apps and (app, name) not in on_disk and (app, name) not in replaced)
         return findings
 
     def applied(self, rows: Sequence[Row]) -> list[str]:
         """Every recorded `app.name`, the apps that live elsewhere (django.contrib) included."""
-        return unique(f"{app}.{name}" for app, name in rows)
+        return base.unique(f"{app}.{name}" for app, name in rows)

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import DiskMigration, Findings, Record, Row, Tool, compare, files, no_duplicates, read
+from . import base
+from .base import DiskMigration, Findings, Record, Row, Tool, TrackingSpec
 
 #: the versioned migrations on disk, and the repeatable ones (keyed by description)
 FlywayDisk = tuple[list[DiskMigration], list[DiskMigration]]
@@ -52,21 +53,18 @@ class Flyway(Tool[FlywayDisk]):
     """`flyway migrate` / `validate`: a history row per run; the latest row of a migration decides."""
 
     name = "flyway"
-    table = "flyway_schema_history"
-    columns = "version, description, type, script, checksum, success"
-    order = "ORDER BY installed_rank"
-    records_failures = True
-    records_checksums = True
+    tracking = TrackingSpec("flyway_schema_history", "version, description, type, script, checksum, success",
+                            "ORDER BY installed_rank", failures=True, checksums=True)
     _name = re.compile(r"^(?P<prefix>[VR])(?P<version>[0-9][0-9._]*?)?__(?P<description>.+)\.sql$")
 
     def scan(self, directory: Path) -> FlywayDisk:
         versioned: list[DiskMigration] = []
         repeatable: list[DiskMigration] = []
-        for path in files(directory, "*.sql", recursive=True):
+        for path in base.files(directory, "*.sql", recursive=True):
             match = self._name.match(path.name)
             if not match:
                 continue  # undo (U), baseline (B) or not a migration: Flyway ignores it too
-            checksum = flyway_checksum(read(path))
+            checksum = flyway_checksum(base.read(path))
             if match["prefix"] == "R" and match["version"] is None:
                 description = match["description"].replace("_", " ")
                 repeatable.append(DiskMigration(description, path.stem, frozenset({checksum}), str(checksum)))
@@ -75,9 +73,9 @@ class Flyway(Tool[FlywayDisk]):
             if match["prefix"] == "V" and version is not None:
                 versioned.append(DiskMigration(version, path.stem, frozenset({checksum}), str(checksum)))
         versioned.sort(key=lambda m: m.key)
-        no_duplicates(versioned)
+        base.no_duplicates(versioned)
         repeatable.sort(key=lambda m: m.key)
-        no_duplicates(repeatable, "the description")
+        base.no_duplicates(repeatable, "the description")
         return versioned, repeatable
 
     @staticmethod
@@ -111,7 +109,7 @@ class Flyway(Tool[FlywayDisk]):
         versioned, repeatable = disk
         baseline, state = self._history(rows)
         versioned_state = {k: r for k, r in state.items() if not _repeatable(k)}
-        findings = compare([m for m in versioned if m.key > baseline or m.key in versioned_state],
+        findings = base.compare([m for m in versioned if m.key > baseline or m.key in versioned_state],
                            list(versioned_state.values()))
         findings.on_disk = len(versioned) + len(repeatable)
         # repeatable migrations: applied again whenever their checksum changes

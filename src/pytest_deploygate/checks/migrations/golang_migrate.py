@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import DiskMigration, Findings, Row, Tool, files, no_duplicates
+from . import base
+from .base import DiskMigration, Findings, Row, Tool, TrackingSpec
 
 #: the up migrations on disk, and every version that has a file (up or down)
 GolangDisk = tuple[list[DiskMigration], frozenset[int]]
@@ -16,16 +17,13 @@ class GolangMigrate(Tool[GolangDisk]):
     """`migrate up`: `<version>_<name>.up.<ext>` / `.down.<ext>` files, one stored version."""
 
     name = "golang-migrate"
-    table = "schema_migrations"
-    columns = "version, dirty"
-    order = "ORDER BY version DESC"
-    records_failures = True
+    tracking = TrackingSpec("schema_migrations", "version, dirty", "ORDER BY version DESC", failures=True)
     _name = re.compile(r"^([0-9]+)_(.*)\.(up|down)\.(.*)$")
 
     def scan(self, directory: Path) -> GolangDisk:
         ups = []
         versions = set()
-        for path in files(directory, "*"):
+        for path in base.files(directory, "*"):
             match = self._name.match(path.name)
             if not match:
                 continue
@@ -33,7 +31,7 @@ class GolangMigrate(Tool[GolangDisk]):
             if match[3] == "up":
                 ups.append(DiskMigration(int(match[1]), f"{match[1]}_{match[2]}"))
         ups.sort(key=lambda m: m.key)
-        no_duplicates(ups)
+        base.no_duplicates(ups)
         return ups, frozenset(versions)
 
     def compare(self, disk: GolangDisk, rows: Sequence[Row]) -> Findings:

@@ -6,18 +6,8 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import (
-    DiskMigration,
-    Findings,
-    Record,
-    Row,
-    Tool,
-    compare,
-    files,
-    first_line,
-    read,
-    show_checksum,
-)
+from . import base
+from .base import DiskMigration, Findings, Record, Row, Tool, TrackingSpec
 
 
 def prisma_checksum(script: bytes) -> str:
@@ -51,19 +41,18 @@ class Prisma(Tool[list[DiskMigration]]):
     """`prisma migrate deploy`: a row per attempt, failed while `finished_at` is NULL (P3009)."""
 
     name = "prisma"
-    table = "_prisma_migrations"
-    columns = ("migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT NULL, "
-               "CASE WHEN finished_at IS NULL THEN logs END")
-    order = "ORDER BY started_at, migration_name"
-    records_failures = True
-    records_checksums = True
+    tracking = TrackingSpec(
+        "_prisma_migrations",
+        "migration_name, checksum, finished_at IS NOT NULL, rolled_back_at IS NOT NULL, "
+        "CASE WHEN finished_at IS NULL THEN logs END",
+        "ORDER BY started_at, migration_name", failures=True, checksums=True)
 
     def scan(self, directory: Path) -> list[DiskMigration]:
         migrations = []
-        for script in files(directory, "*/migration.sql"):
-            content = read(script)
+        for script in base.files(directory, "*/migration.sql"):
+            content = base.read(script)
             migrations.append(DiskMigration(script.parent.name, script.parent.name, _prisma_checksums(content),
-                                            show_checksum(prisma_checksum(content))))
+                                            base.show_checksum(prisma_checksum(content))))
         return migrations
 
     def records(self, rows: Sequence[Row]) -> list[Record]:
@@ -72,11 +61,11 @@ class Prisma(Tool[list[DiskMigration]]):
             if rolled_back:  # `migrate resolve --rolled-back`: neither applied nor failed
                 continue
             if not finished:  # P3009: migrate deploy refuses to run while this row exists
-                records.append(Record(name, name, failed=True, note=first_line(logs),
+                records.append(Record(name, name, failed=True, note=base.first_line(logs),
                                       detail=f"migration {name} failed (finished_at NULL, not rolled back)"))
             else:
                 records.append(Record(name, name, checksum=checksum))
         return records
 
     def compare(self, disk: list[DiskMigration], rows: Sequence[Row]) -> Findings:
-        return compare(disk, self.records(rows))
+        return base.compare(disk, self.records(rows))

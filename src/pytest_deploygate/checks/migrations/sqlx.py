@@ -7,18 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .base import (
-    DiskMigration,
-    Findings,
-    Record,
-    Row,
-    Tool,
-    compare,
-    files,
-    no_duplicates,
-    read,
-    show_checksum,
-)
+from . import base
+from .base import DiskMigration, Findings, Record, Row, Tool, TrackingSpec
 
 
 def sqlx_checksum(script: bytes) -> bytes:
@@ -34,25 +24,22 @@ class Sqlx(Tool[list[DiskMigration]]):
     """`sqlx migrate run`: a row per applied version, `success = false` while half-applied."""
 
     name = "sqlx"
-    table = "_sqlx_migrations"
-    columns = "version, description, success, checksum"
-    order = "ORDER BY version"
-    records_failures = True
-    records_checksums = True
+    tracking = TrackingSpec("_sqlx_migrations", "version, description, success, checksum", "ORDER BY version",
+                            failures=True, checksums=True)
     _name = re.compile(r"^([0-9]+)_(.+?)(\.up)?\.sql$")
 
     def scan(self, directory: Path) -> list[DiskMigration]:
         migrations = []
-        for path in files(directory, "*.sql"):
+        for path in base.files(directory, "*.sql"):
             if path.name.endswith(".down.sql"):
                 continue
             match = self._name.match(path.name)
             if match:
-                digest = sqlx_checksum(read(path))
+                digest = sqlx_checksum(base.read(path))
                 migrations.append(DiskMigration(int(match[1]), path.name.removesuffix(".sql").removesuffix(".up"),
-                                                frozenset({digest}), show_checksum(digest)))
+                                                frozenset({digest}), base.show_checksum(digest)))
         migrations.sort(key=lambda m: m.key)
-        no_duplicates(migrations)
+        base.no_duplicates(migrations)
         return migrations
 
     def records(self, rows: Sequence[Row], names: Mapping[int, str] | None = None) -> list[Record]:
@@ -71,4 +58,4 @@ class Sqlx(Tool[list[DiskMigration]]):
         return records
 
     def compare(self, disk: list[DiskMigration], rows: Sequence[Row]) -> Findings:
-        return compare(disk, self.records(rows, {m.key: m.name for m in disk}))
+        return base.compare(disk, self.records(rows, {m.key: m.name for m in disk}))
