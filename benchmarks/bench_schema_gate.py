@@ -123,6 +123,22 @@ def pytest_run(folder: Path) -> Callable[[], str]:
     return run
 
 
+def plain_pytest(folder: Path, count: int) -> tuple[Callable[[], str], Callable[[], str]]:
+    """pytest's own cost for `count` items that do nothing (one parametrized test), and for one."""
+    (folder / "test_many.py").write_text(
+        f"import pytest\n\n\n@pytest.mark.parametrize('i', range({count}))\ndef test_many(i):\n    pass\n")
+    (folder / "test_one.py").write_text("def test_one():\n    pass\n")
+
+    def runner(name: str) -> Callable[[], str]:
+        def run() -> str:
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", name],
+                                  cwd=folder, env=ENV, capture_output=True, text=True, check=True)
+            return proc.stdout.strip().splitlines()[-1].split(" in ")[0]
+        return run
+
+    return runner("test_many.py"), runner("test_one.py")
+
+
 def real_work(url: str, path: Path) -> tuple[Callable[[], int], Callable[[], None]]:
     """What any snapshot gate must do: read the file, reflect, compare; on a connection kept open."""
     database = Database(DatabaseConfig("main", parse_database_url(url, Path.cwd()), 10.0, 600.0), Redactor())
@@ -158,9 +174,10 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="dg-bench-schema-gate-"))
     try:
         url = as_url(build(args.url, args.tables))
-        gate, empty = tmp / "gate", tmp / "empty"
+        gate, empty, plain = tmp / "gate", tmp / "empty", tmp / "plain"
         gate.mkdir()
         empty.mkdir()
+        plain.mkdir()
         snapshot(url, gate / "schema.json")
         (gate / "deploygate.toml").write_text(
             f'[databases.main]\nurl = "{url}"\n\n[[schema]]\ndatabase = "main"\nsnapshot = "schema.json"\n')
@@ -169,15 +186,20 @@ def main() -> int:
         whole_run, empty_run = pytest_run(gate), pytest_run(empty)
         summary = whole_run()  # warm-up: bytecode, the server's catalog caches; all must pass
         empty_run()
+        many_run, one_run = plain_pytest(plain, int(summary.split()[0]))
+        many_run()
+        one_run()
         work, close = real_work(url, gate / "schema.json")
         differences = work()
         if differences:
             raise SystemExit(f"{differences} differences between the snapshot and the database it was taken of")
-        t_whole = t_empty = t_work = float("inf")
-        for _ in range(args.repeat):  # in turn, so that drift on the machine hits all three alike
+        t_whole = t_empty = t_work = t_many = t_one = float("inf")
+        for _ in range(args.repeat):  # in turn, so that drift on the machine hits all alike
             t_whole = min(t_whole, timed(whole_run))
             t_empty = min(t_empty, timed(empty_run))
             t_work = min(t_work, timed(work))
+            t_many = min(t_many, timed(many_run))
+            t_one = min(t_one, timed(one_run))
         close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -195,7 +217,12 @@ def main() -> int:
     print(f"empty run : {t_empty:6.2f} s  (a 1-check [[environment]] gate: pytest's start-up)")
     print(f"gate cost : {t_whole - t_empty:6.2f} s  (whole - empty)")
     print(f"real work : {t_work:6.2f} s  (read_snapshot + reflect + compare every table, in-process, connection open)")
-    print(f"ratio     : {ratio:.2f}x  (target <= {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'})")
+    floor = t_many - t_one
+    print(f"pytest    : {floor:6.2f} s  (the same number of parametrized tests that do nothing, minus one: "
+          f"pytest's own per-item cost)")
+    print(f"gate cost - real work - pytest: {cost - t_work - floor:6.2f} s  (what the plugin adds per item, in all)")
+    print(f"ratio     : {ratio:.2f}x  (target <= {TARGET}x: {'met' if ratio <= TARGET else 'NOT met'}; "
+          f"pytest alone is {(floor + t_work) / t_work:.2f}x of the real work)")
     return 0 if ratio <= TARGET else 1
 
 
