@@ -112,6 +112,45 @@ def test_a_conftest_beside_the_gate_file_adds_its_kind_however_the_file_is_named
     result.stdout.fnmatch_lines(["*prod.toml::greeting[[]greeting1[]] PASSED*"])
 
 
+def test_a_kind_from_a_conftest_loaded_at_start_up_counts_too(gate: Gate) -> None:
+    # pytest loads test*/conftest.py at start-up, beside no gate file: its kinds are the gate's too
+    gate.config('[[greeting]]\nvalue = "root"\n')
+    (gate.path / "tests").mkdir()
+    (gate.path / "tests" / "conftest.py").write_text(GATES_CONFTEST, encoding="utf-8")
+    result = gate.pytester.runpytest_subprocess("--deploygate", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_target_takes_its_fields_by_name() -> None:
+    entry: Entry[None] = Entry("k", 1, "main", "fail", (), 1.0, None, None, Path("g.toml"))
+    with pytest.raises(TypeError):
+        Target(entry, ".x", "subject")  # type: ignore[call-arg]  # the mistake a keyword-only field catches
+
+
+class Sized(AspectKind[str, str]):
+    """An entry's shared value is its own option: two entries must not share it."""
+
+    name = "sized"
+
+    def aspects(self, entry: Entry[str]) -> list[str]:
+        return ["size"] if entry.options == "one" else ["size", "mtime"]
+
+    def compute(self, entry: Entry[str], ctx: RunContext) -> str:
+        return entry.options
+
+    def judge(self, aspect: str, shared: str, target: Target[str, str], ctx: RunContext) -> Result:
+        return Result.ok(f"computed from {shared}")
+
+
+def test_two_entries_with_one_name_do_not_share_a_computation() -> None:
+    kind = Sized()
+    first: Entry[str] = Entry("sized", 1, "files", "fail", (), 1.0, None, "one", Path("g.toml"))
+    second: Entry[str] = Entry("sized", 2, "files", "fail", (), 1.0, None, "two", Path("g.toml"))
+    ctx = _context(5)
+    assert kind.run(kind.expand(first)[0], ctx).verdict == "computed from one"
+    assert kind.run(kind.expand(second)[1], ctx).verdict == "computed from two"
+
+
 def test_a_pytest_run_without_a_gate_loads_no_family_config_or_database_layer(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="def test_x():\n    pass\n")
     script = (

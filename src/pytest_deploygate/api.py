@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from .errors import CheckError
-from .wording import format_duration
+from .wording import count, format_duration, plural
+
+__all__ = [
+    "AspectKind", "CheckKind", "DatabaseUse", "Entry", "Figure", "Result", "RunContext", "RunOptions",
+    "Severity", "Target", "count", "item_id", "plural",
+]
 
 if TYPE_CHECKING:
     from .config import EntryReader, GateConfig
@@ -99,6 +104,7 @@ class Target(Generic[OptionsT, PayloadT]):
     """
 
     entry: Entry[OptionsT]
+    _: KW_ONLY  # Target(entry, payload=..., suffix=...): a field given by position is a mistake
     payload: PayloadT
     suffix: str = ""
     subject: str = ""
@@ -118,7 +124,7 @@ class Target(Generic[OptionsT, PayloadT]):
             severity: overrides the entry's severity.
         """
         suffix = item_id(entry.name, *parts, aspect=aspect)[len(entry.name):]
-        return cls(entry, payload, suffix, subject, severity)
+        return cls(entry, payload=payload, suffix=suffix, subject=subject, severity=severity)
 
     @property
     def id(self) -> str:
@@ -199,8 +205,9 @@ class RunContext:
         fixtures: the pytest fixtures the kind asked for, by name.
         options: the plugin's switches.
         cache: per-process memo shared by all items (see :meth:`memo`).
-        deadline: when this item's time is up, on the `time.monotonic()` clock (set from
-            `timeout` when the context is made); long walks and hashing call :meth:`check_deadline`.
+        deadline: when this item's time is up, on the `time.monotonic()` clock (by default
+            `timeout` from when the context is made, just before the item runs); long walks and
+            hashing call :meth:`check_deadline`.
     """
 
     gate: GateConfig
@@ -211,10 +218,10 @@ class RunContext:
     fixtures: Mapping[str, Any] = field(default_factory=dict)
     options: RunOptions = field(default_factory=RunOptions)
     cache: dict[Any, Any] = field(default_factory=dict)
-    deadline: float = 0.0
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.deadline:
+        if self.deadline is None:
             self.deadline = time.monotonic() + self.timeout
 
     def database(self, alias: str) -> Database:
@@ -223,7 +230,7 @@ class RunContext:
 
     def remaining(self) -> float:
         """Seconds left before :attr:`deadline` (0 when past it)."""
-        return max(0.0, self.deadline - time.monotonic())
+        return max(0.0, (self.deadline or 0.0) - time.monotonic())
 
     def check_deadline(self, what: str) -> None:
         """Raise CheckError when the item's time is up: call it between units of long work.
@@ -231,7 +238,7 @@ class RunContext:
         Args:
             what: the work under way, for the message (`walking apps/web/public`).
         """
-        if time.monotonic() > self.deadline:
+        if self.deadline is not None and time.monotonic() > self.deadline:
             raise CheckError(f"{what}: stopped after {format_duration(self.timeout)} (the check's timeout)")
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
@@ -330,7 +337,8 @@ class AspectKind(CheckKind[OptionsT, str], Generic[OptionsT, SharedT]):
 
     def run(self, target: Target[OptionsT, str], ctx: RunContext) -> Result:
         entry = target.entry
-        shared = ctx.memo((self.name, str(entry.source), entry.name), lambda: self.compute(entry, ctx))
+        # by position, not name: two entries may share a name when their aspects differ
+        shared = ctx.memo((self.name, str(entry.source), entry.index), lambda: self.compute(entry, ctx))
         return self.judge(target.payload, shared, target, ctx)
 
     def group(self, target: Target[OptionsT, str]) -> str | None:

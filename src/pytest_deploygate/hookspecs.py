@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 def pytest_deploygate_kinds(config: pytest.Config) -> list[CheckKind[Any, Any]]:  # type: ignore[empty-body]
     """Return check kinds to add to the gate (each a :class:`~pytest_deploygate.api.CheckKind`).
 
-    Asked per gate file, through that file's hook proxy: a conftest.py beside or above the gate
-    file counts, whether the file was named on the command line or by `--deploygate-config`.
+    Asked when each gate file is collected: a conftest.py beside the gate file counts, whether
+    the file was named on the command line or by `--deploygate-config`.
     Every implementation's list is used; the built-in kinds come from the plugin's own
     implementation. A kind's `name` is its config table (`[[name]]`) and its pytest mark;
     two kinds with the same name are an error.

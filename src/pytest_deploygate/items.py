@@ -43,16 +43,19 @@ def format_failure(result: Result) -> str:
 
 
 def kinds_for(node: pytest.Collector, display: str) -> Kinds:
-    """The check kinds visible from `node`'s folder, by name.
+    """The check kinds of every plugin and conftest loaded when `node` is collected, by name.
 
-    Asked through the node's own hook proxy, so a conftest.py beside (or above) the gate file
-    that adds a kind counts, however the file was named on the command line.
+    Asked when the gate file is collected, not once at start-up: by then pytest has loaded the
+    conftest.py beside the gate file, however the file was named on the command line.
     """
     kinds: Kinds = {}
-    for batch in node.ihook.pytest_deploygate_kinds(config=node.config):
+    for batch in node.config.hook.pytest_deploygate_kinds(config=node.config):
         for kind in batch:
             if not kind.name:
                 raise ConfigError(display, "", None, f"check kind {type(kind).__name__} has no name")
+            if kind.uses_database not in ("no", "optional", "required", True, False):
+                raise ConfigError(display, "", None, f"check kind {type(kind).__name__}: uses_database is "
+                                                     f'{kind.uses_database!r}, not "no", "optional" or "required"')
             if kind.name in kinds and type(kinds[kind.name]) is not type(kind):
                 raise ConfigError(display, "", None, f'two check kinds are named "{kind.name}" '
                                   f"({type(kinds[kind.name]).__name__} and {type(kind).__name__})")
@@ -179,7 +182,7 @@ class GateItem(pytest.Function):
             raise TypeError(f"the {RUNTIME_FIXTURE} fixture must give a GateRuntime, got {type(runtime).__name__}")
         fixtures = {name: self.funcargs[name] for name in self.kind.fixtures}
         context = runtime.context(self.gate, self.target, fixtures)
-        result: Result = self.ihook.pytest_deploygate_run_check(
+        result: Result = self.config.hook.pytest_deploygate_run_check(
             kind=self.kind, target=self.target, context=context)
         redact = self.gate.redactor
         result = Result(result.status, redact(result.verdict),
@@ -187,7 +190,7 @@ class GateItem(pytest.Function):
         self.stash[RESULT_KEY] = result
         for name, value in result.figures.items():
             self.user_properties.append((name, value))
-        self.ihook.pytest_deploygate_result(target=self.target, result=result, item=self)
+        self.config.hook.pytest_deploygate_result(target=self.target, result=result, item=self)
         if result.status == "skipped":
             pytest.skip(result.verdict)
         if result.status == "failed":

@@ -20,7 +20,7 @@ from ...api import CheckKind, Entry, Result, RunContext, Severity, Target
 from ...config import EntryReader
 from ...db import Session
 from ...db.catalog import TableInfo, table_info
-from ...db.sql import Column, Dialect, dialect_of
+from ...db.sql import Column, dialect_of
 from ...errors import CheckError
 from ...wording import age, count, format_duration, plural, show_row, show_value
 from .. import BUILTIN
@@ -165,10 +165,6 @@ def _parse_table_rules(reader: EntryReader) -> list[TableRule]:
 # -- running: catalog ---------------------------------------------------------------------------
 
 
-def _dialect(session: Session) -> Dialect:
-    return dialect_of(session.dialect)
-
-
 # -- running: the shared scan -------------------------------------------------------------------
 
 
@@ -194,7 +190,7 @@ def _scan_key(entry: RowsEntry) -> tuple[Any, ...]:
 def _siblings(ctx: RunContext, entry: RowsEntry) -> list[RowsEntry]:
     """The entries (this one included) whose rules the scan of this entry's table serves."""
     key = _scan_key(entry)
-    return [other for other in ctx.gate.entries_of(RowsCheck()) if _scan_key(other) == key and not other.skip]
+    return [other for other in ctx.gate.entries_of(ROWS) if _scan_key(other) == key and not other.skip]
 
 
 def shared_aggregates(ctx: RunContext, entry: RowsEntry, info: TableInfo) -> list[Aggregate]:
@@ -214,7 +210,7 @@ def shared_aggregates(ctx: RunContext, entry: RowsEntry, info: TableInfo) -> lis
 
 
 def run_scan(session: Session, options: RowsOptions, info: TableInfo, aggregates: Sequence[Aggregate]) -> ScanResult:
-    text, params = rows_sql.scan_query(_dialect(session), options.table, options.where, aggregates, info.columns)
+    text, params = rows_sql.scan_query(dialect_of(session.dialect), options.table, options.where, aggregates, info.columns)
     start = time.perf_counter()
     row = session.query(text, params).rows[0]
     elapsed = time.perf_counter() - start
@@ -393,7 +389,7 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
             return Result.ok(verdict, rows=scan.rows, violations=0)
         key = self._key(options, info)
         samples = self._samples(session, ctx, lambda n: rows_sql.samples_query(
-            _dialect(session), options.table, options.where, rule.rule, rule.value, column, key, n))
+            dialect_of(session.dialect), options.table, options.where, rule.rule, rule.value, column, key, n))
         return Result.fail(verdict, samples, rows=scan.rows, violations=bad)
 
     def _table_rule(self, scan: ScanResult, options: RowsOptions, rule: TableRule) -> Result:
@@ -424,7 +420,7 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
             # a unique index or constraint already forbids duplicates: nothing to scan
             return Result.ok(f"{name}.{rule.column} is unique by {index} (from the catalog, no scan)",
                              from_catalog=1)
-        dialect = _dialect(session)
+        dialect = dialect_of(session.dialect)
         # first the scan: it starts this rule's proof of uniqueness alongside itself (PostgreSQL)
         scan = self._scan(session, ctx, entry, info)
         candidates = 1
@@ -454,7 +450,7 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
         holders: dict[Any, list[str]] = {}
         if key:
             text, params = rows_sql.rows_with_values_query(
-                _dialect(session), options.table, options.where, rule.column, [row[0] for row in shown], key,
+                dialect_of(session.dialect), options.table, options.where, rule.column, [row[0] for row in shown], key,
                 per_value * len(shown) * 4)
             result = session.query(text, params)
             for row in result.rows:
@@ -469,10 +465,12 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
 
     def _references(self, session: Session, ctx: RunContext, entry: RowsEntry, options: RowsOptions, info: TableInfo,
                     rule: ColumnRule, column: Column) -> Result:
-        ref: Reference = rule.value
+        ref = rule.value
+        if not isinstance(ref, Reference):  # parse() makes one for every references rule
+            raise TypeError(f"references rule of {rule.column} holds {ref!r}")
         target = ctx.memo(("rows:catalog", entry.database, ref.table), lambda: table_info(session, ref.table, entry.database or ""))
         target.column(ref.column)
-        dialect = _dialect(session)
+        dialect = dialect_of(session.dialect)
         text, params = rows_sql.orphans_query(dialect, options.table, options.where, rule.column, ref.table, ref.column)
         bad = int(session.query(text, params).rows[0][0])
         scan = self._scan(session, ctx, entry, info)
@@ -483,3 +481,6 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
         samples = self._samples(session, ctx, lambda n: rows_sql.orphans_query(
             dialect, options.table, options.where, rule.column, ref.table, ref.column, key=key, limit=n))
         return Result.fail(verdict, samples, rows=scan.rows, violations=bad)
+
+
+ROWS = RowsCheck()  # the kind, for reading its sibling entries (GateConfig.entries_of)
