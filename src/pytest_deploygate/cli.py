@@ -53,7 +53,7 @@ def snapshot_command(args: argparse.Namespace) -> int:
     except Exception as exc:  # MissingVariable, ValueError: one line, never the URL's password
         print(f"deploygate snapshot: bad URL: {exc}", file=sys.stderr)
         return 2
-    redact = Redactor([*used.values(), url.password])
+    redact = Redactor([*used.values(), *url.secrets])
     database = Database(DatabaseConfig("snapshot", url, args.connect_timeout, args.statement_timeout), redact)
     try:
         with database.session() as session:

@@ -368,7 +368,7 @@ class GateConfig:
 
 
 _NAME = re.compile(r"^[^\[\]\s]+$")
-_MARK = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MARK = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # pytest refuses marks that start with "_"
 
 
 def _read_toml(path: Path, display: str) -> dict[str, Any]:
@@ -433,7 +433,7 @@ def load_config(path: Path, kinds: Mapping[str, CheckKind[Any, Any]], environ: M
 
     targets = _expand(entries, kinds, display)
     secrets = [*loading.used.values(), *loading.secrets,
-               *(db.url.password for db in databases.values() if db.url.password)]
+               *(secret for db in databases.values() for secret in db.url.secrets)]
     return GateConfig(path, display, settings, databases, tuple(entries), targets,
                       tuple(s for s in secrets if s))
 

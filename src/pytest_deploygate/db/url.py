@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ..secrets import MASK
+
+#: query parameters of Prisma's URL form that libpq does not know: dropped (`schema` becomes the
+#: search path). Prisma's docs list them; every Prisma app's `.env` has some.
+PRISMA_ONLY = frozenset({
+    "schema", "connection_limit", "pool_timeout", "pgbouncer", "socket_timeout", "statement_cache_size",
+    "sslaccept", "sslidentity", "connect_timeout",  # connect_timeout: the gate's own setting wins
+})
+#: query parameters whose values are secrets
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 
 
 @dataclass(frozen=True)
@@ -18,12 +27,14 @@ class DatabaseURL:
         conninfo: what the driver connects with (PostgreSQL URL, or SQLite file path). Secret.
         display: the URL with its password masked: safe to print.
         password: the password, for the redactor ("" when none).
+        secrets: every secret value the URL holds (the password, `?password=`, `?sslpassword=`).
     """
 
     dialect: str
     conninfo: str
     display: str
     password: str = ""
+    secrets: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,7 @@ def parse_database_url(url: str, base_dir: Path) -> DatabaseURL:
     if not sep:
         raise ValueError("expected a URL such as postgresql://user@host/db or sqlite:///file.db")
     if scheme in ("postgresql", "postgres"):
-        parts = urlsplit("postgresql://" + rest)
-        password = unquote(parts.password or "")
-        display = "postgresql://" + rest
-        if parts.password is not None:  # rebuilt only when there is a password: urlunsplit drops an empty host
-            display = urlunsplit(parts._replace(netloc=_masked_netloc(parts.netloc)))
-        return DatabaseURL("postgresql", "postgresql://" + rest, display, password)
+        return _postgres_url(rest)
     if scheme == "sqlite":
         if not rest.startswith("/"):
             raise ValueError("SQLite URLs are sqlite:///relative/path.db or sqlite:////absolute/path.db")
@@ -72,6 +78,65 @@ def parse_database_url(url: str, base_dir: Path) -> DatabaseURL:
         resolved = path if path.is_absolute() else base_dir / path
         return DatabaseURL("sqlite", str(resolved), url)
     raise ValueError(f'unsupported database URL scheme "{scheme}" (use postgresql:// or sqlite:///)')
+
+
+def _keyword(value: str) -> str:
+    """A libpq keyword/value conninfo value, quoted (spaces, quotes and backslashes are safe)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _postgres_url(rest: str) -> DatabaseURL:
+    """A PostgreSQL URL as libpq keyword/value conninfo, read by us rather than by libpq.
+
+    libpq's own URI parser rejects what real apps' URLs hold (Prisma's `?schema=public&
+    connection_limit=5`, a password with an unencoded space) and psycopg then shows the whole URL,
+    password and all, in its error. Here the URL is split once, Prisma's parameters are translated
+    (`schema` -> `search_path`) or dropped, and libpq gets keywords it only has to look up.
+    """
+    parts = urlsplit("postgresql://" + rest)
+    userinfo, at, hostinfo = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":") if at else ("", "", "")
+    params: dict[str, str] = {}
+    if user:
+        params["user"] = unquote(user)
+    if colon:
+        params["password"] = unquote(password)
+    hosts, ports = [], []
+    for host in filter(None, hostinfo.split(",")):  # libpq's multi-host form: h1:5432,h2:5433
+        name, port = _host_port(host)
+        hosts.append(unquote(name))
+        ports.append(port)
+    if hosts:
+        params["host"] = ",".join(hosts)
+    if any(ports):
+        params["port"] = ",".join(port or "5432" for port in ports)
+    if parts.path.strip("/"):
+        params["dbname"] = unquote(parts.path.lstrip("/"))
+    schema = None
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "schema":
+            schema = value
+        elif key not in PRISMA_ONLY:
+            params[key] = value
+    if schema:
+        search_path = f"-c search_path={schema}".replace("\\", "\\\\").replace(" ", "\\ ")
+        params["options"] = f"{params.get('options', '')} {search_path}".strip()
+    secrets = tuple(params[key] for key in ("password", *sorted(SECRET_PARAMETERS)) if params.get(key))
+    conninfo = " ".join(f"{key}={_keyword(value)}" for key, value in params.items())
+    query = "&".join(f"{key}={MASK if key in SECRET_PARAMETERS else quote(value, safe='/,:')}"
+                     for key, value in parse_qsl(parts.query, keep_blank_values=True))
+    netloc = _masked_netloc(parts.netloc)
+    display = f"postgresql://{netloc}{parts.path}" + (f"?{query}" if query else "")
+    return DatabaseURL("postgresql", conninfo, display, params.get("password", ""), tuple(dict.fromkeys(secrets)))
+
+
+def _host_port(text: str) -> tuple[str, str]:
+    """`db:5432` -> (db, 5432), `[::1]:5432` -> (::1, 5432), `db` -> (db, "")."""
+    if text.startswith("["):
+        name, _, after = text[1:].partition("]")
+        return name, after.removeprefix(":")
+    name, colon, port = text.rpartition(":")
+    return (name, port) if colon else (text, "")
 
 
 def _masked_netloc(netloc: str) -> str:
