@@ -91,6 +91,8 @@ DB = '[databases.main]\nurl = "sqlite:///app.db"\n'
     [
         ("[[sql]\nquery = 1", "deploygate.toml: invalid TOML: "),
         (DB + '[[sql]]\nname = "x"\nqurey = "SELECT 1"',
+         'deploygate.toml: [[sql]] #1 "x": key "qurey": unknown key (did you mean "query"?)'),
+        (DB + '[[sql]]\nname = "x"',
          'deploygate.toml: [[sql]] #1 "x": key "query": is required'),
         (DB + '[[sql]]\nname = "x"\nquery = "SELECT 1"\nqurey = "SELECT 2"',
          'deploygate.toml: [[sql]] #1 "x": key "qurey": unknown key (did you mean "query"?)'),
@@ -124,6 +126,22 @@ DB = '[databases.main]\nurl = "sqlite:///app.db"\n'
          'deploygate.toml: [[environment]] #1: key "require": "1BAD" is not a variable name'),
         (DB + '[[sql]]\nquery = "SELECT 1"\nskip = 3',
          'deploygate.toml: [[sql]] #1: key "skip": expected a reason (a string) or true, got 3'),
+        # issue 11: ranges, empty values and names that cannot become ids, said at collection
+        (DB.replace('"\n', '"\nstatement_timeout = "25d"\n', 1) + '[[sql]]\nquery = "SELECT 1"',
+         'deploygate.toml: [databases.main]: key "statement_timeout": "25d" is not a time limit between 1ms and 24d'),
+        (DB + '[[sql]]\nquery = "SELECT 1"\ntimeout = "' + "9" * 400 + 's"',
+         'deploygate.toml: [[sql]] #1: key "timeout": "' + "9" * 40 + '" is longer than any duration'),
+        (DB + '[[sql]]\nquery = "SELECT 1"\ntimeout = "0s"',
+         'deploygate.toml: [[sql]] #1: key "timeout": "0s" is not a time limit between 1ms and 24d'),
+        ('[deploygate]\nsamples = 100000000000000000000', 'deploygate.toml: [deploygate]: key "samples": must be at most 10,000'),
+        (DB + '[[sql]]\nquery = "SELECT 1"\nskip = ""',
+         'deploygate.toml: [[sql]] #1: key "skip": is empty: give a reason'),
+        (DB + '[[schema]]\nrequire = { "" = [] }',
+         'deploygate.toml: [[schema]] #1: key "require": "" is not a table name'),
+        (DB + '[[schema]]\nrequire = { "ads]" = ["id"] }',
+         'deploygate.toml: [[schema]] #1: key "require": "ads]" is not a table name'),
+        (DB + '[[schema]]\nsnapshot = "' + "s" * 300 + '.json"',
+         'deploygate.toml: [[schema]] #1: cannot use a path it names: File name too long'),
     ],
 )
 def test_each_config_mistake_is_one_message_naming_file_check_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -131,6 +149,24 @@ def test_each_config_mistake_is_one_message_naming_file_check_and_key(tmp_path: 
         load(tmp_path, text)
     assert str(excinfo.value).startswith(message)
     assert "\n" not in str(excinfo.value)
+
+
+def test_a_config_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
+    (tmp_path / "deploygate.toml").write_bytes(DB.encode() + b'[[sql]]\nquery = "SELECT \xe9"\n')
+    with pytest.raises(ConfigError, match=r"^deploygate.toml: is not UTF-8 text \(byte 0xe9 at offset \d+\): save it as UTF-8$"):
+        load_config(tmp_path / "deploygate.toml", KINDS, ENV, display="deploygate.toml")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_toml(tmp_path: Path) -> None:
+    (tmp_path / "deploygate.toml").write_bytes(b"\xef\xbb\xbf" + DB.encode() + b'[[sql]]\nquery = "SELECT 1"\n')
+    gate = load_config(tmp_path / "deploygate.toml", KINDS, ENV, display="deploygate.toml")
+    assert [t.id for t in gate.targets] == ["main:1"]
+
+
+def test_settings_nested_in_pyproject_are_an_unknown_table(tmp_path: Path) -> None:
+    text = '[tool.deploygate]\nsamples = 3\n[tool.deploygate.deploygate]\nsamples = 5\n'
+    with pytest.raises(ConfigError, match=r'^pyproject.toml: key "deploygate": unknown table'):
+        load(tmp_path, text, name="pyproject.toml")
 
 
 def test_a_valid_config_becomes_entries_and_targets_in_file_order(tmp_path: Path) -> None:

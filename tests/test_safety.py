@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import time
 
 import pytest
@@ -246,3 +248,86 @@ def test_secrets_never_appear_in_output_junit_or_reports(gate: Gate, monkeypatch
         assert "***" in text, f"nothing was masked in the {where}: the test proves nothing"
     checks = {c["id"]: c for c in json.loads(outputs["json"])["checks"]}
     assert checks["token-in-a-row"]["samples"] == ["header=Bearer ***, key=***"]
+
+
+URL_PASSWORD = "Sp ace-Pa55word-77"  # unencoded space: libpq's URI parser refuses it
+QUERY_PASSWORD = "QueryPa55-in-the-url"
+UPPER_TOKEN = "TOK_ABCDEF123456"  # PostgreSQL folds it to lower case in its error message
+SLASHED_KEY = "Key/With+Plus=42"  # shown percent-encoded: Key%2FWith%2BPlus%3D42
+
+
+def _with_password(url: str, password: str, extra_query: str) -> str:
+    scheme, rest = url.split("://", 1)
+    userinfo, _, hostpart = rest.partition("@")
+    user = userinfo.split(":", 1)[0]
+    joiner = "&" if "?" in hostpart else "?"
+    return f"{scheme}://{user}:{password}@{hostpart}{joiner}{extra_query}"
+
+
+def test_every_form_of_a_secret_stays_out_of_every_output(gate: Gate, pg: PostgresDatabase,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prisma's URL form with an unencoded space in the password and ?password=, a token that
+    comes back lower-cased from PostgreSQL, and its URL-encoded form: terminal (-v -rA,
+    --collect-only), JUnit, JSON, Markdown, the pytest cache and `deploygate snapshot`."""
+    pg.execute("CREATE TABLE ads (id INTEGER PRIMARY KEY)")
+    url = _with_password(pg.url, URL_PASSWORD, f"schema=public&connection_limit=5&pool_timeout=10&password={QUERY_PASSWORD}")
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("API_TOKEN", UPPER_TOKEN)
+    monkeypatch.setenv("SIGNING_KEY", SLASHED_KEY)
+    gate.config('''
+        [databases.main]
+        url = "${DATABASE_URL}"
+
+        [[sql]]
+        name = "reads-through-prisma-url"
+        query = "SELECT id FROM ads"
+
+        [[sql]]
+        name = "token-as-identifier"
+        query = "SELECT ${API_TOKEN} FROM ads"
+
+        [[sql]]
+        name = "key-url-encoded"
+        query = "SELECT 'https://x/?k=' || replace(replace(replace('${SIGNING_KEY}', '/', '%2F'), '+', '%2B'), '=', '%3D') AS link"
+    ''')
+    run = gate.pytester.runpytest("--deploygate", "-v", "-rA", "--junitxml=junit.xml",
+                                  "--deploygate-report=report.json")
+    collect = gate.pytester.runpytest("--deploygate", "--collect-only", "-q")
+    gate.pytester.runpytest("--deploygate", "--deploygate-report=report.md")
+    run.assert_outcomes(passed=1, failed=2)
+    checks = {c["id"]: c for c in json.loads((gate.path / "report.json").read_text())["checks"]}
+    assert checks["token-as-identifier"]["verdict"] == 'query failed: column "***" does not exist LINE 1: SELECT *** FROM ads ^'
+    snapshot_out = subprocess.run([sys.executable, "-m", "pytest_deploygate.cli", "snapshot", url, "-o", "schema.json"],
+                                  cwd=gate.path, capture_output=True, text=True, check=False)
+    bad = subprocess.run([sys.executable, "-m", "pytest_deploygate.cli", "snapshot", url + "&no_such_option=1"],
+                         cwd=gate.path, capture_output=True, text=True, check=False)
+    assert snapshot_out.returncode == 0, snapshot_out.stderr
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr
+    cache = "".join(p.read_text(errors="replace") for p in (gate.path / ".pytest_cache").rglob("*") if p.is_file())
+    outputs = {
+        "terminal": run.stdout.str() + run.stderr.str(),
+        "collect-only": collect.stdout.str() + collect.stderr.str(),
+        "junit": (gate.path / "junit.xml").read_text(),
+        "json": (gate.path / "report.json").read_text(),
+        "markdown": (gate.path / "report.md").read_text(),
+        "pytest cache": cache,
+        "deploygate snapshot": snapshot_out.stdout + snapshot_out.stderr + bad.stdout + bad.stderr,
+    }
+    forms = {URL_PASSWORD, URL_PASSWORD.replace(" ", "%20"), URL_PASSWORD.replace(" ", "+"), QUERY_PASSWORD,
+             UPPER_TOKEN, UPPER_TOKEN.lower(), SLASHED_KEY, "Key%2FWith%2BPlus%3D42"}
+    for where, text in outputs.items():
+        for secret in forms:
+            assert secret.lower() not in text.lower(), f"{secret} leaked into the {where}"
+    assert "***" in outputs["deploygate snapshot"]
+
+
+def test_a_url_libpq_refuses_is_one_masked_line_per_check(gate: Gate, pg: PostgresDatabase) -> None:
+    url = _with_password(pg.url, URL_PASSWORD, "no_such_option=1")
+    gate.config(f'[databases.main]\nurl = "{url}"\n[[sql]]\nquery = "SELECT 1"\n')
+    result = gate.run("-rA")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(['*cannot connect to database "main" (postgresql://postgres:***@*): *no_such_option*'])
+    text = result.stdout.str()
+    assert "Traceback" not in text
+    assert URL_PASSWORD not in text

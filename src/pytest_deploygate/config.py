@@ -23,13 +23,16 @@ from .api import Entry, OptionsT, Severity, Target
 from .db.url import DatabaseConfig, parse_database_url
 from .errors import ConfigError, MissingVariable
 from .secrets import Redactor
-from .wording import describe_value, format_duration, parse_duration  # noqa: F401 - re-exported
+from .wording import count, describe_value, format_duration, parse_duration
 
 if TYPE_CHECKING:
     from .api import CheckKind
 
 
 DEFAULT_SAMPLES = 5
+MAX_SAMPLES = 10_000
+MAX_INTEGER = 2**63 - 1  # a PostgreSQL bigint: what a count or a bound is compared with
+MAX_TIMEOUT = 24 * 86400.0  # statement_timeout is an int of milliseconds: 24.8 days at most
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_STATEMENT_TIMEOUT = 60.0
@@ -160,6 +163,12 @@ class EntryReader:
             if key not in known:
                 raise self.error(key, "unknown key" + suggest(key, known))
 
+    def misspelt(self, key: str) -> None:
+        """Raise "unknown key ... (did you mean `key`?)" when a key nobody read looks like `key`."""
+        for found in self._data:
+            if found not in self._known and difflib.get_close_matches(found, [key], n=1, cutoff=0.6):
+                raise self.error(found, f'unknown key (did you mean "{key}"?)')
+
     def raw(self, key: str) -> Any:
         self._known.add(key)
         return self._data.get(key)
@@ -216,16 +225,21 @@ class EntryReader:
         return tuple(self._interpolate(key, v) if interpolate else v for v in value)
 
     @overload
-    def integer(self, key: str, default: int, *, minimum: int | None = ...) -> int: ...
+    def integer(self, key: str, default: int, *, minimum: int | None = ..., maximum: int = ...) -> int: ...
     @overload
-    def integer(self, key: str, default: None = ..., *, minimum: int | None = ...) -> int | None: ...
+    def integer(self, key: str, default: None = ..., *, minimum: int | None = ...,
+                maximum: int = ...) -> int | None: ...
 
-    def integer(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
+    def integer(self, key: str, default: int | None = None, *, minimum: int | None = None,
+                maximum: int = MAX_INTEGER) -> int | None:
+        """An integer; by default at most a 64-bit database integer holds (`bigint`)."""
         value = self._typed(key, int, "an integer")
         if value is None:
             return default
         if minimum is not None and value < minimum:
             raise self.error(key, f"must be at least {minimum}, got {value}")
+        if value > maximum:
+            raise self.error(key, f"must be at most {count(maximum)}, got {count(value) if value < 10**30 else 'more'}")
         return int(value)
 
     @overload
@@ -242,18 +256,22 @@ class EntryReader:
         return default if value is None else bool(value)
 
     @overload
-    def duration(self, key: str, default: float) -> float: ...
+    def duration(self, key: str, default: float, *, timeout: bool = ...) -> float: ...
     @overload
-    def duration(self, key: str, default: None = ...) -> float | None: ...
+    def duration(self, key: str, default: None = ..., *, timeout: bool = ...) -> float | None: ...
 
-    def duration(self, key: str, default: float | None = None) -> float | None:
+    def duration(self, key: str, default: float | None = None, *, timeout: bool = False) -> float | None:
+        """A duration (`"30s"`); a `timeout` is above zero and at most 24 days (PostgreSQL's limit)."""
         text = self.string(key)
         if text is None:
             return default
         try:
-            return parse_duration(text)
+            seconds = parse_duration(text)
         except ValueError as exc:
             raise self.error(key, str(exc)) from None
+        if timeout and not 0 < seconds <= MAX_TIMEOUT:
+            raise self.error(key, f'"{text}" is not a time limit between 1ms and {format_duration(MAX_TIMEOUT)}')
+        return seconds
 
     def regex(self, key: str) -> str | None:
         text = self.string(key, interpolate=False)
@@ -373,10 +391,15 @@ _MARK = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # pytest refuses marks that star
 
 def _read_toml(path: Path, display: str) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(display, "", None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        # a byte-order mark, as some Windows editors write, is not part of the TOML
+        data = tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(display, "", None, f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
+                                             "save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(display, "", None, f"invalid TOML: {exc}") from None
     if path.name == "pyproject.toml":
@@ -413,7 +436,9 @@ def load_config(path: Path, kinds: Mapping[str, CheckKind[Any, Any]], environ: M
     databases = _read_databases(data.get("databases"), loading)
     loading.databases = databases
 
-    top_known = {"deploygate", "databases", *kinds, *(SETTINGS_KEYS if in_pyproject else ())}
+    # in pyproject.toml the settings sit in [tool.deploygate] itself: a [tool.deploygate.deploygate]
+    # table would be read by nobody
+    top_known = {"databases", *kinds, *(SETTINGS_KEYS if in_pyproject else ("deploygate",))}
     for key in data:
         if key not in top_known:
             raise ConfigError(display, "", key, "unknown table" + suggest(key, top_known).replace(
@@ -448,8 +473,8 @@ def _read_settings(data: Mapping[str, Any], loading: _Loading, in_pyproject: boo
     if not isinstance(section, dict):
         raise ConfigError(loading.display, where, None, "expected a table")
     reader = EntryReader(section, loading, where)
-    samples = reader.integer("samples", DEFAULT_SAMPLES, minimum=0)
-    timeout = reader.duration("timeout", DEFAULT_TIMEOUT)
+    samples = reader.integer("samples", DEFAULT_SAMPLES, minimum=0, maximum=MAX_SAMPLES)
+    timeout = reader.duration("timeout", DEFAULT_TIMEOUT, timeout=True)
     reader.unknown_keys()
     return Settings(samples, timeout)
 
@@ -472,8 +497,8 @@ def _read_databases(section: Any, loading: _Loading) -> dict[str, DatabaseConfig
             url = parse_database_url(raw_url, reader.base_dir)
         except ValueError as exc:
             raise reader.error("url", str(exc)) from None
-        connect_timeout = reader.duration("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-        statement_timeout = reader.duration("statement_timeout", DEFAULT_STATEMENT_TIMEOUT)
+        connect_timeout = reader.duration("connect_timeout", DEFAULT_CONNECT_TIMEOUT, timeout=True)
+        statement_timeout = reader.duration("statement_timeout", DEFAULT_STATEMENT_TIMEOUT, timeout=True)
         reader.unknown_keys()
         result[alias] = DatabaseConfig(alias, url, connect_timeout, statement_timeout)
     return result
@@ -493,19 +518,30 @@ def _read_entry(kind: CheckKind[Any, Any], index: int, table: Mapping[str, Any],
     for mark in marks:
         if not _MARK.match(mark):
             raise reader.error("marks", f'"{mark}" is not a valid mark name')
-    timeout = reader.duration("timeout", settings.timeout)
+    timeout = reader.duration("timeout", settings.timeout, timeout=True)
     skip_value = reader.raw("skip")
     if skip_value is None or skip_value is False:
         skip = None
     elif skip_value is True:
         skip = "skipped in the config"
-    elif isinstance(skip_value, str):
+    elif isinstance(skip_value, str) and skip_value.strip():
         skip = skip_value
+    elif isinstance(skip_value, str):
+        raise reader.error("skip", 'is empty: give a reason (skip = "waiting for the migration") or true')
     else:
         raise reader.error("skip", f"expected a reason (a string) or true, got {describe_value(skip_value)}")
     database = _entry_database(kind, reader)
 
-    options = kind.parse(reader)
+    try:
+        options = kind.parse(reader)
+    except ConfigError as exc:
+        # `qeury = "..."`: say the key is misspelt, not that "query" is missing
+        if exc.key is not None:
+            reader.misspelt(exc.key)
+        raise
+    except OSError as exc:  # a path too long for the system, a folder that cannot be read
+        raise reader.error(None, f"cannot use a path it names: {exc.strerror or exc}"
+                                 + (f" ({str(exc.filename)[:80]}…)" if exc.filename else "")) from None
     reader.unknown_keys()
     return Entry(
         kind=kind.name, index=index,

@@ -26,6 +26,7 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DURATION = 100 * 365 * 86400.0  # beyond it a figure is a typo (and 400 digits overflow a float)
 
 
 def parse_duration(text: str) -> float:
@@ -33,7 +34,10 @@ def parse_duration(text: str) -> float:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f'"{text}" is not a duration (use e.g. "500ms", "30s", "10m", "26h", "7d")')
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION:
+        raise ValueError(f'"{text[:40]}" is longer than any duration the gate measures (at most 100 years)')
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -242,7 +242,10 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
             if not isinstance(require_table, dict) or not require_table:
                 raise reader.error("require", "expected a table: { categories = [\"id\", \"name\"], user_favorites = [] }")
             for table, columns in require_table.items():
-                if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+                if not table.strip() or any(c in table for c in "[] "):
+                    raise reader.error("require", f'"{table}" is not a table name (it becomes an item id: '
+                                                  "no spaces or brackets)")
+                if not isinstance(columns, list) or not all(isinstance(c, str) and c.strip() for c in columns):
                     raise reader.error(f"require.{table}", "expected a list of column names ([] for the table alone)")
                 require.append((table, tuple(columns)))
         expected = None

@@ -32,14 +32,16 @@ class PostgresConnector:
     """
 
     def __init__(self, config: DatabaseConfig) -> None:
-        params: dict[str, Any] = dict(conninfo_to_dict(config.url.conninfo))
-        options = params.get("options") or ""
-        params["options"] = f"{options} -c default_transaction_read_only=on".strip()
-        params["connect_timeout"] = max(1, round(config.connect_timeout))
-        params.setdefault("application_name", "pytest-deploygate")
         try:
+            params: dict[str, Any] = dict(conninfo_to_dict(config.url.conninfo))
+            options = params.get("options") or ""
+            params["options"] = f"{options} -c default_transaction_read_only=on".strip()
+            params["connect_timeout"] = max(1, round(config.connect_timeout))
+            params.setdefault("application_name", "pytest-deploygate")
             self.conn = psycopg.connect(make_conninfo(**params), autocommit=False)
-        except psycopg.Error as exc:
+        except (psycopg.Error, ValueError) as exc:
+            # one line, never a traceback: its frames would show the conninfo, password and all
+            # (the Database that raises this masks every secret of the URL in the message)
             raise DatabaseUnavailable(_one_line(exc)) from None
         self.conn.read_only = True
         self.server_version = self.conn.info.server_version

@@ -119,7 +119,8 @@ def _postgres_url(rest: str) -> DatabaseURL:
         elif key not in PRISMA_ONLY:
             params[key] = value
     if schema:
-        search_path = f"-c search_path={schema}".replace("\\", "\\\\").replace(" ", "\\ ")
+        # libpq splits `options` on spaces: a space inside the value is escaped
+        search_path = "-c search_path=" + schema.replace("\\", "\\\\").replace(" ", "\\ ")
         params["options"] = f"{params.get('options', '')} {search_path}".strip()
     secrets = tuple(params[key] for key in ("password", *sorted(SECRET_PARAMETERS)) if params.get(key))
     conninfo = " ".join(f"{key}={_keyword(value)}" for key, value in params.items())
