@@ -349,6 +349,112 @@ def test_quoted_identifiers_reach_odd_names(db: Backend) -> None:
     result.stdout.fnmatch_lines([f'1 of 2 rows in {name} have we"ird NULL', '  group=1, we"ird=NULL'])
 
 
+# -- many rules, failing rules -------------------------------------------------------------------
+
+
+def test_more_rules_than_one_statement_holds_are_counted_in_chunks(db: Backend) -> None:
+    # 700 columns x 3 rules: 2,100 aggregates, past PostgreSQL's 1,664 target entries and
+    # SQLite's 2,000 result columns; counted 1,000 per statement, each item finds its figure
+    columns = [f"c{i}" for i in range(700)]
+    db.execute(f"CREATE TABLE wide (id INTEGER PRIMARY KEY, {', '.join(c + ' INTEGER' for c in columns)});"
+               f"INSERT INTO wide VALUES (1, {', '.join('1' for _ in columns)}), (2, {', '.join('2' for _ in columns)});"
+               "UPDATE wide SET c0 = -1, c699 = NULL WHERE id = 2;")
+    rules = "\n".join(f"columns.{c} = {{ not_null = true, min = 0, max = 5 }}" for c in columns)
+    db.config(f'[[rows]]\ntable = "wide"\n{rules}\n', settings="[deploygate]\nsamples = 0\n")  # no sample query
+    before = seq_scans(db.pg, "wide") if db.pg is not None else 0
+    result = db.gate.run("-q", "--deploygate-report", "report.json")
+    result.assert_outcomes(passed=2098, failed=2)
+    result.stdout.fnmatch_lines([
+        "FAILED *rows[[]main.wide.c0:min[]] - 1 of 2 rows in wide have c0 below 0",
+        "FAILED *rows[[]main.wide.c699:not_null[]] - 1 of 2 rows in wide have c699 NULL",
+    ])
+    checks = report(db.gate)
+    assert checks["main.wide.c0:not_null"]["verdict"] == "0 of 2 rows in wide have c0 NULL"
+    assert checks["main.wide.c699:max"]["figures"] == {"rows": 2, "violations": 0}
+    if db.pg is not None:
+        # three statements (1,000 + 1,000 + 100 aggregates), each a scan; no more
+        assert seq_scans(db.pg, "wide", before) - before == 3
+
+
+ENUM_TABLE = """
+    CREATE TYPE post_status AS ENUM ('draft', 'published', 'archived');
+    CREATE TABLE posts (id INTEGER PRIMARY KEY, status post_status, views INTEGER, pinned BOOLEAN);
+    INSERT INTO posts VALUES (1, 'draft', 10, false), (2, 'published', 20, true), (3, 'archived', 10, NULL);
+"""
+
+
+def test_allowed_compares_an_enum_as_text_and_a_failing_rule_fails_alone(pg: PostgresDatabase, gate: Gate) -> None:
+    pg.execute(ENUM_TABLE)
+    gate.config(f"""
+        [databases.main]
+        url = "{pg.url}"
+        [[rows]]
+        table = "posts"
+        min_rows = 1
+        fresh = {{ column = "pinned", max_age = "1h" }}    # max(boolean) does not exist: fails alone
+        [rows.columns.status]
+        not_null = true
+        allowed = ["draft", "published", "nope"]            # 'nope' is no label of post_status
+        [rows.columns.views]
+        min = "abc"                                         # not an integer: fails alone
+        allowed = [10, 20]                                  # numbers, compared as numbers
+        [rows.columns.id]
+        max = 100
+
+        [[rows]]
+        name = "all-labels"
+        table = "posts"
+        columns.status.allowed = ["draft", "published", "archived", "gone"]
+    """)
+    result = gate.run("--deploygate-report", "report.json")
+    result.assert_outcomes(passed=5, failed=3)
+    result.stdout.fnmatch_lines([
+        "1 of 3 rows in posts have status not one of draft, published, nope (not a label of enum post_status: 'nope')",
+        "  id=3, status=archived",
+    ])
+    result.stdout.fnmatch_lines([
+        "*rows[[]main.posts:fresh[]] - query failed: function max(boolean) does not exist*",  # FAILED or ERROR
+        "FAILED *rows[[]main.posts.status:allowed[]] - 1 of 3 rows *",
+        '*rows[[]main.posts.views:min[]] - query failed: invalid input syntax for type integer: "abc"*',
+    ])
+    checks = report(gate)
+    assert checks["main.posts:min_rows"]["verdict"] == "posts has 3 rows (min 1)"
+    assert checks["main.posts.id:max"]["verdict"] == "0 of 3 rows in posts have id above 100"
+    assert checks["main.posts.views:allowed"]["verdict"] == "0 of 3 rows in posts have views not one of 10, 20"
+    assert checks["all-labels.status:allowed"]["verdict"] == (
+        "0 of 3 rows in posts have status not one of draft, published, archived, gone "
+        "(not a label of enum post_status: 'gone')")
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_isolating_a_failing_rule_costs_a_few_scans_not_one_per_rule(pg: PostgresDatabase, gate: Gate) -> None:
+    pg.execute(ENUM_TABLE + "INSERT INTO posts SELECT i, 'draft', i, true FROM generate_series(4, 2000) i;")
+    rules = "\n".join(f"columns.views.{rule} = {value}" for rule, value in
+                       [("min", '"abc"'), ("not_null", "true"), ("max_length", 9),
+                        ("min_length", 1), ("pattern", "'^[0-9]+$'"), ("not_empty", "true")])
+    gate.config(f'[databases.main]\nurl = "{pg.url}"\n[[rows]]\ntable = "posts"\n{rules}\n'
+                "columns.status.not_null = true\ncolumns.id.max = 5000\n")
+    before = seq_scans(pg, "posts")
+    result = gate.run()
+    result.assert_outcomes(passed=7, failed=1)
+    result.stdout.fnmatch_lines(['*rows[[]main.posts.views:min[]] - query failed: invalid input syntax for type integer*'])
+    # the shared statement and its first half fail before they scan (a parameter that does not
+    # cast); count(*) alone proves the table and `where` sound; the halves that count find the
+    # rule: 4 scans (count(*), 2 rules, 1 rule, 4 rules), where a query per rule would be 8
+    assert seq_scans(pg, "posts", before) - before <= 4
+
+
+def test_a_where_that_fails_as_it_runs_fails_every_item_with_one_message(db: Backend) -> None:
+    db.execute(MARKETPLACE)
+    where = "1 / (price - 12) > 0" if db.pg is not None else "no_such_column > 0"  # division by zero at id 11
+    db.config(SLUG_RULES.replace('table = "ads"', f'table = "ads"\nwhere = "{where}"\nmin_rows = 1'))
+    result = db.gate.run("--deploygate-report", "report.json")
+    result.assert_outcomes(failed=5)
+    messages = {check["verdict"] for check in report(db.gate).values()}
+    assert len(messages) == 1, messages
+    assert ("division by zero" if db.pg is not None else "no such column: no_such_column") in messages.pop()
+
+
 # -- bad input ----------------------------------------------------------------------------------
 
 

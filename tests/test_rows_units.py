@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,16 +17,23 @@ from pytest_deploygate.checks.rows import (
     RowsCheck,
     RowsOptions,
     TableRule,
+    run_scan,
 )
+from pytest_deploygate.checks.rows.rules import EnumColumn
 from pytest_deploygate.checks.rows.sql import (
+    SCAN_AGGREGATES,
+    SCAN_PARAMS,
     Aggregate,
     Column,
     duplicates_query,
     orphans_query,
     samples_query,
+    scan_chunks,
     scan_query,
 )
 from pytest_deploygate.config import ConfigError, GateConfig, load_config
+from pytest_deploygate.db import QueryResult
+from pytest_deploygate.errors import CheckError, QueryError
 from pytest_deploygate.wording import age
 
 HEAD = '[databases.main]\nurl = "sqlite:///app.db"\n\n[[rows]]\ntable = "ads"\n'
@@ -216,6 +225,169 @@ def test_samples_are_the_first_violating_rows_by_key() -> None:
         'SELECT "id", "slug" FROM "ads" WHERE "slug" !~ %s AND (x = 1) ORDER BY "id" LIMIT 5', ["^a"])
     assert samples_query("postgresql", ("ads",), None, "not_null", True, TEXT, ("ctid",), 2)[0] == (
         'SELECT ctid, "slug" FROM "ads" WHERE "slug" IS NULL ORDER BY ctid LIMIT 2')
+
+
+# -- the scan: chunks, enums as text ------------------------------------------------------------------
+
+STATUS = EnumColumn("status", "post_status", False, "post_status", ("draft", "published"))
+PRICE = Column("price", "integer", False)
+
+
+def test_past_1000_aggregates_the_scan_is_several_statements() -> None:
+    assert SCAN_AGGREGATES < 1664 - 1  # PostgreSQL's target list, count(*) included
+    aggregates = [Aggregate("min", "price", i) for i in range(2_500)]
+    chunks = scan_chunks("postgresql", aggregates, {"price": PRICE})
+    assert [len(chunk) for chunk in chunks] == [1_000, 1_000, 500]
+    assert [agg for chunk in chunks for agg in chunk] == aggregates  # each once, in order
+    assert scan_chunks("sqlite", aggregates[:999], {"price": PRICE}) == [aggregates[:999]]
+    assert scan_chunks("postgresql", [], {"price": PRICE}) == [[]]  # count(*) alone, for the table rules
+    sql, _ = scan_query("postgresql", ("t",), None, chunks[0], {"price": PRICE})
+    assert sql.count("FILTER") == 1_000
+
+
+def test_long_allowed_lists_split_the_scan_by_parameters() -> None:
+    third = SCAN_PARAMS // 3
+    lists = [Aggregate("allowed", "price", tuple(range(n, n + third))) for n in range(0, 4 * third, third)]
+    chunks = scan_chunks("sqlite", [Aggregate("not_null", "price"), *lists], {"price": PRICE})
+    assert [len(chunk) for chunk in chunks] == [4, 1]
+    assert len(scan_query("sqlite", ("t",), None, chunks[0], {"price": PRICE})[1]) == 3 * third
+
+
+@pytest.mark.parametrize(("dialect", "column", "values", "sql", "params"), [
+    # an enum as text: a value that is not a label never matches instead of failing the query
+    ("postgresql", STATUS, ("draft", "nope"),
+     '"status"::text NOT IN (%s::text, %s::text)', ["draft", "nope"]),
+    # numbers stay numbers, text stays typed by its column
+    ("postgresql", PRICE, (1, 2), '"price" NOT IN (%s, %s)', [1, 2]),
+    ("postgresql", TEXT, ("a",), '"slug" NOT IN (%s)', ["a"]),
+    ("sqlite", STATUS, ("draft",), '"status" NOT IN (?)', ["draft"]),
+])
+def test_allowed_compares_enums_as_text(dialect: str, column: Column, values: tuple[object, ...], sql: str,
+                                        params: list[object]) -> None:
+    text, sent = scan_query(dialect, ("posts",), None, [Aggregate("allowed", column.name, values)],  # type: ignore[arg-type]
+                            {column.name: column})
+    assert (text, sent) == (f"SELECT count(*), count(*) FILTER (WHERE {sql}) FROM \"posts\"", params)
+    sample, _ = samples_query(dialect, ("posts",), None, "allowed", values, column, ("id",), 3)  # type: ignore[arg-type]
+    assert sql in sample
+
+
+class ScriptedSession:
+    """A session whose scan statements count `n` `min` aggregates as their values: the figure of
+    `Aggregate("min", "n", 7)` is 7. A value in `bad` fails any statement holding it, with its
+    message; `"where"` in `bad` fails every statement, count(*) alone too."""
+
+    def __init__(self, dialect: str = "postgresql", bad: dict[object, str] | None = None) -> None:
+        self.dialect = dialect
+        self.bad = bad or {}
+        self.statements: list[str] = []
+
+    def query(self, sql: str, params: Sequence[Any] | None = None, *, limit: int | None = None) -> QueryResult:
+        self.statements.append(sql)
+        if not sql.startswith("SELECT"):
+            return QueryResult((), [])
+        failing = [self.bad[p] for p in (*(params or ()), "where") if p in self.bad]
+        if failing:
+            raise QueryError(f"query failed: {failing[0]}")
+        return QueryResult((), [(100, *(params or ()))])
+
+    @property
+    def scans(self) -> list[str]:
+        return [s for s in self.statements if s.startswith("SELECT")]
+
+
+N = {"n": Column("n", "integer", False)}
+OPTIONS = RowsOptions(("t",), None, (), (), ())
+
+
+def mins(*values: object) -> list[Aggregate]:
+    return [Aggregate("min", "n", v) for v in values]
+
+
+def test_the_scan_is_one_statement_in_a_savepoint() -> None:
+    session = ScriptedSession()
+    scan = run_scan(session, OPTIONS, N, mins(*range(8)))  # type: ignore[arg-type]
+    assert (scan.rows, scan.errors) == (100, {})
+    assert [scan.figure(agg) for agg in mins(*range(8))] == list(range(8))
+    assert session.statements[0] == "SAVEPOINT deploygate_rows_scan"
+    assert session.statements[-1] == "RELEASE SAVEPOINT deploygate_rows_scan"
+    assert len(session.scans) == 1
+    sqlite = ScriptedSession("sqlite")
+    run_scan(sqlite, OPTIONS, N, mins(1, 2))  # type: ignore[arg-type]
+    assert sqlite.statements == sqlite.scans  # no savepoint: a failed SELECT aborts nothing there
+
+
+def test_a_failing_rule_is_isolated_by_halves_and_fails_alone() -> None:
+    session = ScriptedSession(bad={"abc": 'invalid input syntax for type integer: "abc"'})
+    values = [0, 1, 2, "abc", 4, 5, 6, 7]
+    scan = run_scan(session, OPTIONS, N, mins(*values))  # type: ignore[arg-type]
+    assert scan.rows == 100
+    assert {agg.value: str(error) for agg, error in scan.errors.items()} == {
+        "abc": 'query failed: invalid input syntax for type integer: "abc"'}
+    assert [scan.figure(agg) for agg in mins(0, 1, 2, 4, 5, 6, 7)] == [0, 1, 2, 4, 5, 6, 7]
+    with pytest.raises(CheckError, match="abc"):
+        scan.figure(Aggregate("min", "n", "abc"))
+    # all 8 fail; 0-3 fail; count(*) alone counts; 0-1 count; 2 counts (so 3 fails alone); 4-7 count
+    assert [s.count("FILTER") for s in session.scans] == [8, 4, 0, 2, 1, 4]
+    # each failure goes back to the savepoint, so the transaction is usable again
+    failures = [i for i, s in enumerate(session.statements) if s.startswith("SELECT") and
+                session.statements[i + 1].startswith("ROLLBACK TO SAVEPOINT")]
+    assert len(failures) == 2
+
+
+def test_two_failing_rules_each_keep_their_own_message() -> None:
+    session = ScriptedSession(bad={"x": "bad x", "y": "bad y"})
+    scan = run_scan(session, OPTIONS, N, mins(0, "x", 2, 3, 4, 5, "y"))  # type: ignore[arg-type]
+    assert {agg.value: str(error) for agg, error in scan.errors.items()} == {
+        "x": "query failed: bad x", "y": "query failed: bad y"}
+    assert set(scan.figures) == set(mins(0, 2, 3, 4, 5))
+
+
+def test_a_broken_where_fails_the_whole_scan_with_one_message() -> None:
+    session = ScriptedSession(bad={"where": 'column "nosuch" does not exist'})
+    with pytest.raises(QueryError, match=r'^query failed: column "nosuch" does not exist$'):
+        run_scan(session, OPTIONS, N, mins(*range(8)))  # type: ignore[arg-type]
+    # the whole scan, its first half, then count(*) alone: no rule is blamed
+    assert [s.count("FILTER") for s in session.scans] == [8, 4, 0]
+
+
+class TimingOut(ScriptedSession):
+    """Scan statements after the first `after` time out."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after = after
+
+    def query(self, sql: str, params: Sequence[Any] | None = None, *, limit: int | None = None) -> QueryResult:
+        if sql.startswith("SELECT") and len(self.scans) >= self.after:
+            self.statements.append(sql)
+            raise QueryError("query cancelled after 5s (statement timeout)")
+        return super().query(sql, params, limit=limit)
+
+
+def test_a_timeout_is_not_isolated() -> None:
+    # the first statement: the whole scan fails (halving would only time out again)
+    first = TimingOut(after=0)
+    with pytest.raises(QueryError, match="statement timeout"):
+        run_scan(first, OPTIONS, N, mins(*range(3)))  # type: ignore[arg-type]
+    assert len(first.scans) == 1
+    # past the first statement (1,000 aggregates counted), the rest are not counted: timed out
+    second = TimingOut(after=1)
+    scan = run_scan(second, OPTIONS, N, mins(*range(1_500)))  # type: ignore[arg-type]
+    assert len(second.scans) == 2
+    assert len(scan.figures) == 1_000
+    assert len(scan.errors) == 500
+    assert {str(e) for e in scan.errors.values()} == {"query cancelled after 5s (statement timeout)"}
+
+
+def test_a_failing_rule_in_a_later_chunk_spares_the_others() -> None:
+    session = ScriptedSession("sqlite", bad={"bad": "no"})
+    values = [*range(1_200), "bad"]
+    scan = run_scan(session, OPTIONS, N, mins(*values))  # type: ignore[arg-type]
+    assert list(scan.errors) == mins("bad")
+    assert len(scan.figures) == 1_200
+    # chunk 1 (1,000), chunk 2 fails (201); isolated there without count(*) alone (chunk 1 counted)
+    assert [s.count("FILTER") for s in session.scans][:2] == [1_000, 201]
+    assert 0 not in [s.count("FILTER") for s in session.scans]
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

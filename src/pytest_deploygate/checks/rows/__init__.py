@@ -2,9 +2,10 @@
 
 Every rule is an item (`rows[main.ads.slug:not_null]`), but the items of one (database, table,
 where) share their work: the aggregate rules of all of them are counted in one
-`count(*) FILTER (WHERE ...)` scan, run by whichever item comes first in the process and kept in
-the run's memo; `unique` is one GROUP BY (or nothing, when a unique index already says so);
-`references` is one anti-join. Samples are fetched only for a failing rule, `LIMIT samples`.
+`count(*) FILTER (WHERE ...)` scan (one statement per 1,000 rules), run by whichever item comes
+first in the process and kept in the run's memo; a rule whose own SQL fails is isolated, and fails
+alone; `unique` is one GROUP BY (or nothing, when a unique index already says so); `references`
+is one anti-join. Samples are fetched only for a failing rule, `LIMIT samples`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...api import CheckKind, Entry, Result, RunContext, Severity, Target
 from ...config import EntryReader
 from ...db import Session
 from ...db.catalog import TableInfo, table_info
-from ...db.sql import Column, dialect_of
-from ...errors import CheckError
+from ...db.sql import Column, dialect_of, quote_ident
+from ...errors import CheckError, QueryError
 from ...wording import age, count, format_duration, plural, show_row, show_value
 from .. import BUILTIN
 from . import sql as rows_sql
-from .rules import BOUNDS, COLUMN_RULES, TABLE_RULES, Reference, split_name
+from .rules import BOUNDS, COLUMN_RULES, TABLE_RULES, EnumColumn, Reference, pg_text, split_name
 from .sql import Aggregate
 
 #: column rules counted in the shared scan; the others are queries of their own
@@ -165,14 +166,56 @@ def _parse_table_rules(reader: EntryReader) -> list[TableRule]:
 # -- running: catalog ---------------------------------------------------------------------------
 
 
+def rule_columns(ctx: RunContext, entry: RowsEntry, session: Session, info: TableInfo) -> dict[str, Column]:
+    """The table's columns as its rules compare them: on PostgreSQL, enum columns become
+    :class:`EnumColumn` (their enum's name and labels), which `allowed` compares as text.
+
+    The labels are looked up (one catalog query) only when some entry on this table has an
+    `allowed` rule on a column that is not text.
+    """
+    if session.dialect != "postgresql":
+        return info.columns
+    table = entry.options.table
+    wanted = any(
+        rule.rule == "allowed" and rule.column in info.columns and not info.columns[rule.column].textual
+        for other in ctx.gate.entries_of(ROWS) if other.database == entry.database and other.options.table == table
+        for rule in other.options.column_rules)
+    if not wanted:
+        return info.columns
+    columns = dict(info.columns)
+    for name, enum, labels in session.query(rows_sql.ENUM_COLUMNS, [quote_ident(*table)]).rows:
+        column = columns.get(name)
+        if column is not None:
+            columns[name] = EnumColumn(column.name, column.type, column.textual, enum, tuple(labels))
+    return columns
+
+
 # -- running: the shared scan -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ScanResult:
+    """The figures of the scan of one (database, table, where).
+
+    Attributes:
+        rows: the rows matching `where`.
+        figures: each aggregate's figure (a violation count, or the newest value of `fresh`).
+        seconds: how long its statements took.
+        errors: the aggregates whose own SQL failed, each with its error: their rules fail with
+            it, the others have their figures.
+    """
+
     rows: int
     figures: dict[Aggregate, Any]
     seconds: float
+    errors: dict[Aggregate, CheckError] = field(default_factory=dict)
+
+    def figure(self, aggregate: Aggregate) -> Any:
+        """The figure of `aggregate`; the error of its own SQL when that failed."""
+        error = self.errors.get(aggregate)
+        if error is not None:
+            raise error
+        return self.figures[aggregate]
 
 
 def _aggregate(rule: RowPayload) -> Aggregate | None:
@@ -209,12 +252,125 @@ def shared_aggregates(ctx: RunContext, entry: RowsEntry, info: TableInfo) -> lis
     return list(found)
 
 
-def run_scan(session: Session, options: RowsOptions, info: TableInfo, aggregates: Sequence[Aggregate]) -> ScanResult:
-    text, params = rows_sql.scan_query(dialect_of(session.dialect), options.table, options.where, aggregates, info.columns)
-    start = time.perf_counter()
-    row = session.query(text, params).rows[0]
-    elapsed = time.perf_counter() - start
-    return ScanResult(int(row[0]), dict(zip(aggregates, row[1:], strict=True)), elapsed)
+#: PostgreSQL: where the scan goes back to after a failed statement (which aborts the transaction)
+SAVEPOINT = "deploygate_rows_scan"
+
+
+def _timed_out(error: QueryError) -> bool:
+    # how both sessions word a statement timeout (db/postgres.py, db/sqlite.py)
+    return str(error).startswith("query cancelled")
+
+
+class _Stop(Exception):
+    """A statement timed out while the scan was isolating a failing rule: count no further."""
+
+    def __init__(self, error: QueryError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Scan:
+    """The statements of the scan of one (database, table, where), and when one fails, the
+    queries that find the rules at fault.
+
+    The aggregates are counted in chunks (:func:`.sql.scan_chunks`: one statement unless past
+    1,000 of them). When a statement fails with a query error, its aggregates are halved until
+    each failing one stands alone: a half that counts keeps its figures, each failing aggregate
+    keeps the error of its own SQL (when the first half counts, the failure is in the second: it
+    is halved without being run whole). Before the first rule is blamed, while no statement has
+    counted yet, `count(*)` alone runs: when it fails too, the table or the `where` is at fault,
+    every rule's problem, and the scan raises its error for every item.
+
+    A statement timeout is never isolated (it would only time out again): before any statement
+    has counted it fails the whole scan; after, it is the error of every aggregate not counted.
+    """
+
+    def __init__(self, session: Session, options: RowsOptions, columns: dict[str, Column]) -> None:
+        self.session = session
+        self.dialect = dialect_of(session.dialect)
+        self.options = options
+        self.columns = columns
+        self.rows: int | None = None
+        self.figures: dict[Aggregate, Any] = {}
+        self.errors: dict[Aggregate, CheckError] = {}
+
+    def run(self, aggregates: Sequence[Aggregate]) -> ScanResult:
+        start = time.perf_counter()
+        if self.dialect == "postgresql":
+            self.session.query(f"SAVEPOINT {SAVEPOINT}")
+        try:
+            for chunk in rows_sql.scan_chunks(self.dialect, aggregates, self.columns):
+                self._count(chunk)
+        except _Stop as stop:
+            if self.rows is None:
+                raise stop.error from None
+            for agg in aggregates:
+                if agg not in self.figures:
+                    self.errors.setdefault(agg, stop.error)
+        if self.rows is None:  # not reached: a statement counted, or the scan raised
+            raise CheckError("the scan counted no rows")
+        if self.dialect == "postgresql":
+            self.session.query(f"RELEASE SAVEPOINT {SAVEPOINT}")
+        return ScanResult(self.rows, self.figures, time.perf_counter() - start, self.errors)
+
+    def _query(self, aggregates: Sequence[Aggregate]) -> None:
+        """One statement: `count(*)` and `aggregates`, their figures kept."""
+        text, params = rows_sql.scan_query(self.dialect, self.options.table, self.options.where, aggregates, self.columns)
+        try:
+            row = self.session.query(text, params).rows[0]
+        except QueryError as error:
+            if self.dialect == "postgresql":
+                self.session.query(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
+            if _timed_out(error):
+                raise _Stop(error) from None
+            raise
+        if self.rows is None:
+            self.rows = int(row[0])
+        self.figures.update(zip(aggregates, row[1:], strict=True))
+
+    def _try(self, aggregates: Sequence[Aggregate]) -> QueryError | None:
+        try:
+            self._query(aggregates)
+        except QueryError as error:
+            return error
+        return None
+
+    def _sound(self) -> None:
+        """Before a rule is blamed: while no statement has counted, `count(*)` alone (raises when
+        it fails too: the table or `where` is at fault)."""
+        if self.rows is None:
+            self._query([])
+
+    def _count(self, chunk: Sequence[Aggregate]) -> None:
+        failed = self._try(chunk)
+        if failed is not None:
+            if not chunk:  # count(*) alone failed
+                raise failed
+            self._isolate(chunk, failed)
+
+    def _isolate(self, aggregates: Sequence[Aggregate], error: QueryError) -> None:
+        """`aggregates` fail together with `error`: find those that fail on their own, by halves."""
+        if len(aggregates) == 1:
+            self._sound()
+            self.errors[aggregates[0]] = error
+            return
+        half = len(aggregates) // 2
+        first, second = aggregates[:half], aggregates[half:]
+        failed = self._try(first)
+        if failed is None:
+            self._isolate(second, error)  # the first half counts: what failed is in the second
+            return
+        self._sound()
+        self._isolate(first, failed)
+        failed = self._try(second)
+        if failed is not None:
+            self._isolate(second, failed)
+
+
+def run_scan(session: Session, options: RowsOptions, columns: dict[str, Column],
+             aggregates: Sequence[Aggregate]) -> ScanResult:
+    """Count `aggregates` over the rows of `options.table` matching `options.where` (see :class:`Scan`)."""
+    return Scan(session, options, columns).run(aggregates)
 
 
 # -- running: unique alongside the scan ----------------------------------------------------------
@@ -297,6 +453,16 @@ def _as_utc(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
+def _label_note(rule: ColumnRule, column: Column) -> str:
+    """` (not a label of enum post_status: 'nope')`: `allowed` values an enum column cannot hold."""
+    if rule.rule != "allowed" or not isinstance(column, EnumColumn):
+        return ""
+    missing = [repr(pg_text(value)) for value in rule.value if pg_text(value) not in column.labels]
+    if not missing:
+        return ""
+    return f" ({'not a label' if len(missing) == 1 else 'not labels'} of enum {column.enum}: {', '.join(missing)})"
+
+
 RowsEntry = Entry[RowsOptions]
 RowsTarget = Target[RowsOptions, RowPayload]
 
@@ -342,6 +508,8 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
         rule = target.payload
         alias = entry.database or ""
         with ctx.database(alias).session(ctx.timeout) as session:
+            if options.where:
+                session.guard_user_sql()  # the user's own SQL: not on a role a read-only transaction cannot hold back
             info = ctx.memo(("rows:catalog", entry.database, options.table), lambda: table_info(session, options.table, alias))
             if isinstance(rule, TableRule):
                 if isinstance(rule.value, Freshness):
@@ -353,6 +521,7 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
             if rule.rule == "references":
                 return self._references(session, ctx, entry, options, info, rule, column)
             scan = self._scan(session, ctx, entry, info)
+            column = self._columns(session, ctx, entry, info)[rule.column]
             return self._scan_rule(session, ctx, options, info, rule, column, scan)
 
     # -- one method per way of answering ------------------------------------------------------
@@ -366,7 +535,13 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
         key = _scan_key(entry)
         if key not in ctx.cache and session.dialect == "postgresql" and _overlap(ctx):
             start_unique(ctx, entry, info)
-        return ctx.memo(key, lambda: run_scan(session, entry.options, info, shared_aggregates(ctx, entry, info)))
+        return ctx.memo(key, lambda: run_scan(session, entry.options, self._columns(session, ctx, entry, info),
+                                              shared_aggregates(ctx, entry, info)))
+
+    def _columns(self, session: Session, ctx: RunContext, entry: RowsEntry, info: TableInfo) -> dict[str, Column]:
+        """The table's columns as the rules compare them (:func:`rule_columns`), once per process."""
+        return ctx.memo(("rows:columns", entry.database, entry.options.table),
+                        lambda: rule_columns(ctx, entry, session, info))
 
     def _key(self, options: RowsOptions, info: TableInfo) -> tuple[str, ...]:
         key = options.key or info.primary_key or ((info.row_id,) if info.row_id else ())
@@ -383,8 +558,9 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
 
     def _scan_rule(self, session: Session, ctx: RunContext, options: RowsOptions, info: TableInfo,
                    rule: ColumnRule, column: Column, scan: ScanResult) -> Result:
-        bad = int(scan.figures[Aggregate(rule.rule, rule.column, rule.value)])
-        verdict = f"{count(bad)} of {count(scan.rows)} rows in {options.table_name} have {describe(rule)}"
+        bad = int(scan.figure(Aggregate(rule.rule, rule.column, rule.value)))
+        verdict = (f"{count(bad)} of {count(scan.rows)} rows in {options.table_name} have {describe(rule)}"
+                   f"{_label_note(rule, column)}")
         if not bad:
             return Result.ok(verdict, rows=scan.rows, violations=0)
         key = self._key(options, info)
@@ -402,7 +578,7 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
             verdict = f"{name} has {plural(scan.rows, 'row')} (max {count(limit_rows)})"
             return (Result.ok if scan.rows <= limit_rows else Result.fail)(verdict, rows=scan.rows)
         fresh = rule.value
-        newest = _as_utc(scan.figures[Aggregate("fresh", fresh.column)])
+        newest = _as_utc(scan.figure(Aggregate("fresh", fresh.column)))
         limit = format_duration(fresh.max_age)
         if newest is None:
             return Result.fail(f"no row of {name} has {fresh.column} set (fresh: the newest must be "

@@ -57,6 +57,22 @@ class RowRule:
     flag: bool = False
 
 
+@dataclass(frozen=True)
+class EnumColumn(Column):
+    """A PostgreSQL column whose type is an enum (or a domain over one): `enum` names the type,
+    `labels` are its values. `allowed` compares it as text (see :func:`_not_allowed`)."""
+
+    enum: str = ""
+    labels: tuple[str, ...] = ()
+
+
+def pg_text(value: Any) -> str:
+    """What PostgreSQL's `value::text` gives for a string, number or boolean of the config."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def as_text(b: Builder, column: Column, ref: str) -> str:
     """The column as text for the text rules (`pattern` on an integer column, ...)."""
     if column.textual or not b.postgres:
@@ -166,7 +182,12 @@ def _longer(b: Builder, value: Any, column: Column, ref: str) -> str:
 
 
 def _not_allowed(b: Builder, value: Any, column: Column, ref: str) -> str:
-    # NOT IN with one parameter per value: each is typed by the column (enums, varchar...)
+    if b.postgres and isinstance(column, EnumColumn):
+        # an enum as text: a value that is not one of its labels simply never matches (as a
+        # parameter typed by the enum, it would fail the query: invalid input value for enum)
+        return f"{ref}::text NOT IN ({', '.join(b.param(v) + '::text' for v in value)})"
+    # NOT IN with one parameter per value: each is typed by the column (varchar, integer, uuid,
+    # date...), so numbers compare as numbers; a value that is not of that type fails this rule
     return f"{ref} NOT IN ({', '.join(b.param(v) for v in value)})"
 
 

@@ -1,4 +1,5 @@
-"""The SQL of `[[rows]]`: one aggregate scan per table, the duplicates GROUP BY, the anti-join.
+"""The SQL of `[[rows]]`: one aggregate scan per table (in chunks past 1,000 rules), the
+duplicates GROUP BY, the anti-join.
 
 Plain Python and no database: every function returns `(sql, params)` for a dialect, so the SQL
 is unit-tested as text. Built with :class:`~pytest_deploygate.db.sql.Builder` (identifiers quoted,
@@ -14,6 +15,26 @@ from typing import Any
 
 from ...db.sql import Builder, Column, Dialect
 from .rules import condition
+
+#: aggregates counted by one statement of the scan. PostgreSQL allows 1,664 entries in a target
+#: list (MaxTupleAttributeNumber) and SQLite 2,000 result columns (SQLITE_MAX_COLUMN's default):
+#: more rules on one (table, where) than this are counted by several statements, each a scan.
+SCAN_AGGREGATES = 1_000
+#: parameters in one statement of the scan (`allowed` lists add up): SQLite's default limit is
+#: 32,766 (SQLITE_MAX_VARIABLE_NUMBER), PostgreSQL's 65,535
+SCAN_PARAMS = 30_000
+
+#: PostgreSQL: the columns of a table whose type is an enum (or a domain over one), with the
+#: enum's name and labels in their order
+ENUM_COLUMNS = """
+SELECT a.attname, format_type(t.oid, NULL), array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+FROM pg_attribute a
+JOIN pg_type c ON c.oid = a.atttypid
+JOIN pg_type t ON t.oid = CASE c.typtype WHEN 'd' THEN c.typbasetype ELSE c.oid END
+JOIN pg_enum e ON e.enumtypid = t.oid
+WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+GROUP BY a.attname, t.oid
+"""
 
 
 @dataclass(frozen=True)
@@ -43,6 +64,25 @@ def scan_query(dialect: Dialect, table: Sequence[str], where: str | None,
             parts.append(f"count(*) FILTER (WHERE {condition(b, agg.rule, agg.value, column, ref)})")
     text = f"SELECT {', '.join(parts)} FROM {b.ident(*table)}{b.user_where(where)}"
     return b.done(text)
+
+
+def scan_chunks(dialect: Dialect, aggregates: Sequence[Aggregate],
+                columns: dict[str, Column]) -> list[list[Aggregate]]:
+    """The aggregates split into the statements of the scan, in order: one statement (one scan)
+    unless they pass :data:`SCAN_AGGREGATES` aggregates or :data:`SCAN_PARAMS` parameters.
+
+    Always at least one statement (`[[]]`: `count(*)` alone, for the table rules).
+    """
+    chunks: list[list[Aggregate]] = [[]]
+    params = 0
+    for agg in aggregates:
+        needed = len(scan_query(dialect, ("t",), None, [agg], columns)[1])
+        if chunks[-1] and (len(chunks[-1]) >= SCAN_AGGREGATES or params + needed > SCAN_PARAMS):
+            chunks.append([])
+            params = 0
+        chunks[-1].append(agg)
+        params += needed
+    return chunks
 
 
 def _is_datetime(column: Column) -> bool:
