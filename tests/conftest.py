@@ -76,8 +76,29 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.cleanup()
 
 
-def database_url(server_url: str, dbname: str) -> str:
+#: the role the gates of the tests connect as: the least-privilege role the safety page recommends
+#: (the superuser that sets a test up is refused user-written SQL, as it would be in production)
+READER = "deploygate_reader"
+
+
+@pytest.fixture(scope="session")
+def reader_role(postgres_server: str) -> str:
+    with _admin(postgres_server) as admin:
+        admin.execute(f"""
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{READER}') THEN
+                CREATE ROLE {READER} LOGIN;
+              END IF;
+            END $$;
+            GRANT pg_read_all_data TO {READER};
+        """.encode())
+    return READER
+
+
+def database_url(server_url: str, dbname: str, user: str | None = None) -> str:
     params = conninfo_to_dict(server_url)
+    if user is not None:
+        params["user"] = user
     params["dbname"] = dbname
     if "host" in params and str(params["host"]).startswith("/"):
         # a socket directory: keep it in the query so that the URL stays a URL
@@ -94,15 +115,17 @@ def database_url(server_url: str, dbname: str) -> str:
 
 
 class PostgresDatabase:
-    """A throwaway database: `url` for configs, `execute` to set it up (read-write, as its owner)."""
+    """A throwaway database: `url` for configs (a least-privilege role), `admin_url` and `execute`
+    to set it up (read-write, as its owner)."""
 
     def __init__(self, server_url: str, name: str) -> None:
         self.server_url = server_url
         self.name = name
-        self.url = database_url(server_url, name)
+        self.admin_url = database_url(server_url, name)
+        self.url = database_url(server_url, name, READER)
 
     def connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.url, autocommit=True)
+        return psycopg.connect(self.admin_url, autocommit=True)
 
     def execute(self, script: str, params: Any = None) -> None:
         with self.connect() as conn:
@@ -119,7 +142,7 @@ def _admin(server_url: str) -> psycopg.Connection[Any]:
 
 
 @pytest.fixture
-def pg(postgres_server: str) -> Iterator[PostgresDatabase]:
+def pg(postgres_server: str, reader_role: str) -> Iterator[PostgresDatabase]:
     """A fresh PostgreSQL database for this test, dropped afterwards."""
     # A plain CREATE DATABASE (WAL_LOG copy of template1) is the fastest way to a fresh empty
     # database; the alternatives were measured slower (median ms per database, 15 of each, one

@@ -157,6 +157,14 @@ def test_a_config_that_is_not_utf8_is_one_message(tmp_path: Path) -> None:
         load_config(tmp_path / "deploygate.toml", KINDS, ENV, display="deploygate.toml")
 
 
+def test_a_config_error_never_quotes_a_secret_it_read(tmp_path: Path) -> None:
+    text = '[databases.main]\nurl = "sqlite:///a.db"\nstatement_timeout = "${DB_PASSWORD}"\n'
+    with pytest.raises(ConfigError) as excinfo:
+        load(tmp_path, text)
+    assert str(excinfo.value) == ('deploygate.toml: [databases.main]: key "statement_timeout": '
+                                  '"***" is not a duration (use e.g. "500ms", "30s", "10m", "26h", "7d")')
+
+
 def test_a_byte_order_mark_is_not_part_of_the_toml(tmp_path: Path) -> None:
     (tmp_path / "deploygate.toml").write_bytes(b"\xef\xbb\xbf" + DB.encode() + b'[[sql]]\nquery = "SELECT 1"\n')
     gate = load_config(tmp_path / "deploygate.toml", KINDS, ENV, display="deploygate.toml")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
-from .conftest import Gate, PostgresDatabase
-from .helpers import silent_server
+from .conftest import READER, Gate, PostgresDatabase
+from .helpers import FreezingProxy, silent_server
 
 ADS = "CREATE TABLE ads (id int PRIMARY KEY, slug text); INSERT INTO ads VALUES (1, 'a-1'), (2, 'b-2');"
 
@@ -84,6 +88,78 @@ def test_sessions_are_read_only_at_session_and_transaction_level(gate: Gate, pg:
     gate.run().assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize("query", [
+    "COPY (SELECT 1) TO PROGRAM 'touch /tmp/deploygate-pwned'",
+    "SELECT lo_export(0, '/tmp/deploygate-pwned')",
+    "SELECT pg_terminate_backend(pg_backend_pid())",
+    "SELECT pg_stat_reset()",
+    "SELECT pg_switch_wal()",
+    "SELECT 1",
+])
+def test_user_sql_is_refused_on_a_superuser_and_the_message_says_what_to_do(gate: Gate, pg: PostgresDatabase,
+                                                                              query: str) -> None:
+    pg.execute(ADS)
+    gate.config(f'[databases.main]\nurl = "{pg.admin_url}"\n[[sql]]\nname = "q"\nquery = "{query}"\n'
+                '[[schema]]\nrequire = { ads = ["id"] }\n')
+    result = gate.run("-rA")
+    # the built-in check, whose SQL is ours, still runs on the superuser
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(['*sql[[]q[]] - refused: role "*" is a superuser, which a read-only transaction '
+                                 "cannot hold back*GRANT pg_read_all_data*allow_privileged = true on [[]databases.main[]]"])
+    assert not Path("/tmp/deploygate-pwned").exists()
+
+
+def test_allow_privileged_lets_user_sql_run_on_a_superuser(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute(ADS)
+    gate.config(f'[databases.main]\nurl = "{pg.admin_url}"\nallow_privileged = true\n'
+                '[[sql]]\nquery = "SELECT id FROM ads WHERE slug IS NULL"\n')
+    gate.run().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("query", [
+    "LOCK TABLE ads IN ACCESS EXCLUSIVE MODE", "ANALYZE ads", "CLUSTER ads USING ads_pkey",
+    "SET transaction_read_only = off", "PREPARE p AS SELECT 1", "LISTEN channel", "DISCARD ALL",
+])
+def test_a_statement_that_returns_no_rows_is_refused_without_running(gate: Gate, pg: PostgresDatabase,
+                                                                    query: str) -> None:
+    pg.execute(ADS)
+    analyzed = pg.scalar("SELECT coalesce(analyze_count, 0) FROM pg_stat_user_tables WHERE relname = 'ads'")
+    pg_gate(gate, pg, f'[[sql]]\nname = "q"\nquery = "{query}"\n')
+    result = gate.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*sql[[]q[]] - the query returns no rows, so it was not run*"])
+    time.sleep(0.5)  # statistics arrive asynchronously
+    assert pg.scalar("SELECT coalesce(analyze_count, 0) FROM pg_stat_user_tables WHERE relname = 'ads'") == analyzed
+
+
+def test_an_advisory_lock_taken_by_a_query_is_released_before_the_next_check(gate: Gate, pg: PostgresDatabase) -> None:
+    pg_gate(gate, pg, """
+        [[sql]]
+        name = "a-takes-the-lock"
+        query = "SELECT 1 FROM (SELECT pg_advisory_lock(4242)) l WHERE false"
+        [[sql]]
+        name = "b-finds-it-free"
+        query = "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242"
+    """)
+    gate.run("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_a_query_of_millions_of_rows_is_counted_in_bounded_memory(gate: Gate, pg: PostgresDatabase) -> None:
+    pg_gate(gate, pg, '[[sql]]\nname = "many"\nquery = "SELECT g, repeat(\'x\', 100) FROM generate_series(1, 2000000) g"\n')
+    gate.pytester.makeconftest("""
+import resource
+
+def pytest_sessionfinish(session):
+    with open("maxrss.txt", "w") as fh:
+        fh.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+""")
+    result = gate.run_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*sql[[]many[]] - query returned 2,000,000 rows (expected none)"])
+    # 2,000,000 rows of ~110 bytes held would be ~500 MB in Python; streamed, the process stays small
+    assert int((gate.path / "maxrss.txt").read_text()) < 200_000  # KiB
+
+
 # -- never writes: SQLite --------------------------------------------------------------------
 
 
@@ -96,6 +172,9 @@ def test_sessions_are_read_only_at_session_and_transaction_level(gate: Gate, pg:
         ("ATTACH DATABASE 'other.db' AS other", "query failed: not authorized (the gate only reads)"),
         ("PRAGMA query_only = 0", "query failed: not authorized (the gate only reads)"),
         ("CREATE TABLE x (id int)", "query failed: *"),
+        ("VACUUM INTO 'other.db'", "query failed: not authorized (the gate only reads)"),
+        ("ATTACH DATABASE 'file:other.db?mode=rwc' AS other", "query failed: not authorized (the gate only reads)"),
+        ("SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so.0')", "query failed: not authorized*"),
     ],
 )
 def test_sqlite_is_opened_read_only(gate: Gate, query: str, message: str) -> None:
@@ -120,6 +199,56 @@ def test_statement_timeout_stops_a_slow_query(gate: Gate, pg: PostgresDatabase) 
     assert time.monotonic() - start < 10
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*sql[[]slow[]] - query cancelled after 300ms (statement timeout)"])
+
+
+def _server_socket(pg: PostgresDatabase) -> Callable[[], socket.socket]:
+    """How to reach `pg`'s server: its unix socket (pgserver) or its TCP port."""
+    params = conninfo_to_dict(pg.admin_url)
+    host, port = str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)
+
+    def connect() -> socket.socket:
+        if host.startswith("/"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(f"{host}/.s.PGSQL.{port}")
+        else:
+            sock = socket.create_connection((host, port))
+        return sock
+
+    return connect
+
+
+def test_a_server_that_stops_answering_mid_run_ends_the_run_in_bounded_time(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute(ADS)
+    proxy = FreezingProxy(_server_socket(pg))
+    try:
+        url = f"postgresql://{READER}@127.0.0.1:{proxy.port}/{pg.name}"
+        gate.config(f"""
+            [databases.main]
+            url = "{url}"
+            statement_timeout = "1s"
+            [[sql]]
+            name = "a-answers"
+            query = "SELECT id FROM ads WHERE slug IS NULL"
+            [[sql]]
+            name = "b-freezes-the-server"
+            query = "SELECT 'FREEZE_NOW'"
+            [[sql]]
+            name = "c-after"
+            query = "SELECT 1 WHERE false"
+        """)
+        start = time.monotonic()
+        result = gate.run("-p", "no:randomly")
+        elapsed = time.monotonic() - start
+    finally:
+        proxy.close()
+    assert proxy.frozen.is_set()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*sql[[]b-freezes-the-server[]] - database stopped answering: no reply within 3s "
+        "(the statement's timeout 1s + 2s); connection closed",
+        "*sql[[]c-after[]] - *connection*",
+    ])
+    assert elapsed < 15  # one bound (3s) for the frozen statement, then every check fails at once
 
 
 def test_a_check_timeout_shorter_than_the_statement_timeout_wins(gate: Gate, pg: PostgresDatabase) -> None:
@@ -327,7 +456,51 @@ def test_a_url_libpq_refuses_is_one_masked_line_per_check(gate: Gate, pg: Postgr
     gate.config(f'[databases.main]\nurl = "{url}"\n[[sql]]\nquery = "SELECT 1"\n')
     result = gate.run("-rA")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(['*cannot connect to database "main" (postgresql://postgres:***@*): *no_such_option*'])
+    result.stdout.fnmatch_lines(['*cannot connect to database "main" (postgresql://*:***@*): *no_such_option*'])
     text = result.stdout.str()
     assert "Traceback" not in text
     assert URL_PASSWORD not in text
+
+
+# -- could not check is not a pass -----------------------------------------------------------
+
+
+WARN_ONLY_GATE = '''
+    {settings}
+    [databases.down]
+    url = "postgresql://app@127.0.0.1:1/prod"
+    connect_timeout = "1s"
+
+    [[sql]]
+    name = "advisory"
+    severity = "warn"
+    query = "SELECT 1"
+'''
+
+
+def test_a_warn_only_gate_whose_database_is_down_fails(gate: Gate) -> None:
+    gate.config(WARN_ONLY_GATE.format(settings=""))
+    result = gate.run("--deploygate-report=report.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["sql  1 error", 'FAILED deploygate.toml::sql[[]advisory[]] - cannot connect to database "down"*'])
+    report = json.loads((gate.path / "report.json").read_text())
+    assert report["outcome"] == "failed"
+    assert report["checks"][0]["status"] == "error"
+
+
+def test_could_not_check_can_be_made_a_warning_on_purpose(gate: Gate) -> None:
+    gate.config(WARN_ONLY_GATE.format(settings='[deploygate]\ncould_not_check = "warn"'))
+    result = gate.run()
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(['WARN deploygate.toml::sql[[]advisory[]] - cannot connect to database "down"*'])
+
+
+def test_a_rows_where_is_user_sql_and_refused_on_a_superuser(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute(ADS)
+    gate.config(f'[databases.main]\nurl = "{pg.admin_url}"\n[[rows]]\ntable = "ads"\nwhere = "id > 0"\n'
+                'columns.slug.not_null = true\n[[rows]]\nname = "no-where"\ntable = "ads"\ncolumns.slug.not_null = true\n')
+    result = gate.run()
+    # the built-in scan without a `where` is the gate's own SQL: it runs
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(['*rows[[]main.ads.slug:not_null[]] - refused: role "*" is a superuser*'])

@@ -158,7 +158,7 @@ def test_a_pg_dump_pg_restore_round_trip_finds_no_difference(gate: Gate, pg: Pos
     with psycopg.connect(postgres_server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{restored.name}"'.encode())
     try:
-        subprocess.run([_pg_tool("pg_restore", version), "--no-owner", "--dbname", restored.url, str(dump)],
+        subprocess.run([_pg_tool("pg_restore", version), "--no-owner", "--dbname", restored.admin_url, str(dump)],
                        check=True, capture_output=True)
         snapshot_gate(gate, restored.url)
         gate.run().assert_outcomes(passed=7)
@@ -427,7 +427,7 @@ def test_reflection_runs_the_same_few_queries_whatever_the_table_count(pg: Postg
 def test_the_cli_snapshot_is_deterministic_and_never_prints_the_password(
         tmp_path: Path, pg: PostgresDatabase, capsys: pytest.CaptureFixture[str]) -> None:
     pg.execute(MARKETPLACE_PG)
-    with psycopg.connect(pg.url, autocommit=True) as conn:
+    with psycopg.connect(pg.admin_url, autocommit=True) as conn:
         conn.execute(b"CREATE ROLE snapper LOGIN PASSWORD 'Sn4p-secret-99'; GRANT pg_read_all_data TO snapper")
     host_part = pg.url.split("@", 1)[1]
     url = f"postgresql://snapper:Sn4p-secret-99@{host_part}"
@@ -440,7 +440,7 @@ def test_the_cli_snapshot_is_deterministic_and_never_prints_the_password(
         out = capsys.readouterr()
         stdout_snapshot = deploygate_stdout(url, capsys)
     finally:
-        with psycopg.connect(pg.url, autocommit=True) as conn:
+        with psycopg.connect(pg.admin_url, autocommit=True) as conn:
             conn.execute(b"DROP OWNED BY snapper; DROP ROLE snapper")
     assert "Sn4p-secret-99" not in out.out + out.err + stdout_snapshot
     assert "wrong-Pa55" not in out.out + out.err

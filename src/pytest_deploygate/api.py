@@ -147,13 +147,14 @@ class Result:
     """What running one target found.
 
     Attributes:
-        status: "passed", "failed" or "skipped".
+        status: "passed", "failed" (a problem found), "error" (could not check: a database
+            unreachable, a query that failed; never a pass, whatever the severity) or "skipped".
         verdict: the first line a person reads (`3 of 120,412 rows in ads have slug NULL`).
         samples: up to `samples` examples, each naming a row, a file or a line.
         figures: measured numbers (counts, latency in ms, age in seconds) for JUnit and reports.
     """
 
-    status: Literal["passed", "failed", "skipped"]
+    status: Literal["passed", "failed", "error", "skipped"]
     verdict: str = ""
     samples: tuple[str, ...] = ()
     figures: Mapping[str, Figure] = field(default_factory=dict)
@@ -167,6 +168,11 @@ class Result:
     def fail(cls, verdict: str, samples: Sequence[str] = (), **figures: Figure) -> Result:
         """A failure: the verdict, up to `samples` examples, and what was measured."""
         return cls("failed", verdict, tuple(samples), figures)
+
+    @classmethod
+    def error(cls, reason: str) -> Result:
+        """Could not check (what a raised CheckError becomes): fails even a `warn` check."""
+        return cls("error", reason)
 
     @classmethod
     def skip(cls, reason: str) -> Result:

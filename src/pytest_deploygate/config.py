@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,7 +39,7 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_STATEMENT_TIMEOUT = 60.0
 CONFIG_FILENAME = "deploygate.toml"
 COMMON_KEYS = ("name", "severity", "marks", "timeout", "skip")
-SETTINGS_KEYS = ("samples", "timeout")
+SETTINGS_KEYS = ("samples", "timeout", "could_not_check")
 DATABASE_KEYS = ("url", "connect_timeout", "statement_timeout")
 
 
@@ -133,8 +134,11 @@ class EntryReader:
         return self._loading.databases[alias]
 
     def error(self, key: str | None, message: str) -> ConfigError:
+        """A ConfigError about `key` of this table; secrets read so far are masked in `message`
+        (`statement_timeout = "${DB_PASSWORD}"` quotes what it read)."""
         full = f"{self._prefix}{key}" if key else (self._prefix.rstrip(".") or None)
-        return ConfigError(self._loading.display, self.where, full, message)
+        redact = Redactor([*self._loading.used.values(), *self._loading.secrets])
+        return ConfigError(self._loading.display, self.where, full, redact(message))
 
     def add_secret(self, value: str) -> None:
         """Mark a value (a header value, a token) as never to be shown."""
@@ -281,9 +285,17 @@ class EntryReader:
 
     def check_regex(self, key: str, pattern: str) -> re.Pattern[str]:
         try:
-            return re.compile(pattern)
+            # re's FutureWarning ("Possible nested set" for PostgreSQL's `[[:alpha:]]`) would be a
+            # traceback under `-W error`; the pattern is valid, so it is not shown (tests/test_config_fuzz.py)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                return re.compile(pattern)
         except re.error as exc:
             raise self.error(key, f"invalid regular expression {pattern!r}: {exc}") from None
+        except (RecursionError, OverflowError) as exc:
+            # re's parser lets these out: groups nested ~1,000 deep, `a{99999999999}` (tests/test_config_fuzz.py)
+            what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise self.error(key, f"invalid regular expression {pattern[:80]!r}: {what}") from None
 
     @overload
     def choice(self, key: str, choices: Sequence[str], default: str) -> str: ...
@@ -359,8 +371,18 @@ class EntryReader:
 
 @dataclass(frozen=True)
 class Settings:
+    """`[deploygate]`.
+
+    Attributes:
+        samples: examples a failure shows.
+        timeout: a check's default time budget, in seconds.
+        could_not_check: what a check that could not run does (a database down, a query error):
+            "fail" (the default, whatever the check's severity) or "warn" (reported, the run passes).
+    """
+
     samples: int = DEFAULT_SAMPLES
     timeout: float = DEFAULT_TIMEOUT
+    could_not_check: Severity = "fail"
 
 
 @dataclass(frozen=True)
@@ -402,6 +424,11 @@ def _read_toml(path: Path, display: str) -> dict[str, Any]:
                                              "save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(display, "", None, f"invalid TOML: {exc}") from None
+    except (RecursionError, ValueError) as exc:
+        # tomli lets two errors out undressed (found by tests/test_config_fuzz.py): a RecursionError
+        # for inline arrays/tables nested past 400 levels, and int()'s ValueError for an integer of
+        # more than 4,300 digits (whose advice after the ";", sys.set_int_max_str_digits, is not for a config)
+        raise ConfigError(display, "", None, f"invalid TOML: {str(exc).split(';')[0]}") from None
     if path.name == "pyproject.toml":
         tool = data.get("tool", {})
         if not isinstance(tool, dict) or "deploygate" not in tool:
@@ -426,8 +453,27 @@ def load_config(path: Path, kinds: Mapping[str, CheckKind[Any, Any]], environ: M
     Raises:
         ConfigError: anything wrong, in one line naming file, check and key.
     """
-    environ = os.environ if environ is None else environ
-    display = display or str(path)
+    try:
+        return _load_config(path, kinds, os.environ if environ is None else environ, display or str(path))
+    except ConfigError as exc:
+        # one line, whatever the config holds: a value or key quoted in the message may hold a line
+        # break (`severity = "a\nb"`, `"a\nb" = 1`, `${VAR}` read from a multi-line variable); it is
+        # shown as its escape (found by tests/test_config_fuzz.py)
+        if str(exc).translate(_LINE_BREAKS) == str(exc):
+            raise
+
+        def line(text: str) -> str:
+            return text.translate(_LINE_BREAKS)
+
+        raise ConfigError(line(exc.file), line(exc.where), exc.key and line(exc.key), line(exc.message)) from None
+
+
+#: str.splitlines' line boundaries, each to its escape (`\n`, `\x85`, `\u2028`)
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def _load_config(path: Path, kinds: Mapping[str, CheckKind[Any, Any]], environ: Mapping[str, str],
+                 display: str) -> GateConfig:
     data = _read_toml(path, display)
     in_pyproject = path.name == "pyproject.toml"
     loading = _Loading(path, display, environ)
@@ -475,8 +521,9 @@ def _read_settings(data: Mapping[str, Any], loading: _Loading, in_pyproject: boo
     reader = EntryReader(section, loading, where)
     samples = reader.integer("samples", DEFAULT_SAMPLES, minimum=0, maximum=MAX_SAMPLES)
     timeout = reader.duration("timeout", DEFAULT_TIMEOUT, timeout=True)
+    could_not_check: Severity = "warn" if reader.choice("could_not_check", ("fail", "warn"), "fail") == "warn" else "fail"
     reader.unknown_keys()
-    return Settings(samples, timeout)
+    return Settings(samples, timeout, could_not_check)
 
 
 def _read_databases(section: Any, loading: _Loading) -> dict[str, DatabaseConfig]:
@@ -499,8 +546,9 @@ def _read_databases(section: Any, loading: _Loading) -> dict[str, DatabaseConfig
             raise reader.error("url", str(exc)) from None
         connect_timeout = reader.duration("connect_timeout", DEFAULT_CONNECT_TIMEOUT, timeout=True)
         statement_timeout = reader.duration("statement_timeout", DEFAULT_STATEMENT_TIMEOUT, timeout=True)
+        allow_privileged = reader.boolean("allow_privileged")
         reader.unknown_keys()
-        result[alias] = DatabaseConfig(alias, url, connect_timeout, statement_timeout)
+        result[alias] = DatabaseConfig(alias, url, connect_timeout, statement_timeout, allow_privileged)
     return result
 
 
@@ -598,7 +646,9 @@ def find_config(rootdir: Path, option: str | None, ini: str | None) -> Path | No
         try:
             with pyproject.open("rb") as fh:
                 tool = tomllib.load(fh).get("tool", {})
-        except (OSError, tomllib.TOMLDecodeError):
+        except (OSError, ValueError, RecursionError):
+            # ValueError: invalid TOML, not UTF-8 (it crashed), an integer of 4,301+ digits; RecursionError:
+            # inline arrays nested past 400 levels (tests/test_config_fuzz.py)
             return None
         if isinstance(tool, dict) and "deploygate" in tool:
             return pyproject.resolve()

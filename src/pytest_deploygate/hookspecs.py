@@ -33,7 +33,7 @@ def pytest_deploygate_run_check(kind: CheckKind[Any, Any], target: Target[Any, A
     """Run one target of the gate and return its result; the first non-None result wins.
 
     The built-in implementation (`trylast`) calls `kind.run(target, context)` and turns a
-    :class:`~pytest_deploygate.api.CheckError` into a failed result. Implement it to run a target
+    :class:`~pytest_deploygate.api.CheckError` into an "error" result (could not check). Implement it to run a target
     another way (a wrapper with `wrapper=True` can also adjust the result).
 
     Args:

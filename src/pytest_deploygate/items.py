@@ -193,11 +193,18 @@ class GateItem(pytest.Function):
         self.config.hook.pytest_deploygate_result(target=self.target, result=result, item=self)
         if result.status == "skipped":
             pytest.skip(result.verdict)
-        if result.status == "failed":
-            if self.target.effective_severity == "warn":
+        if result.status in ("failed", "error"):
+            if self.severity_of(result) == "warn":
                 self.user_properties.append(("warning", result.verdict))
             else:
                 raise CheckFailed(result)
+
+    def severity_of(self, result: Result) -> str:
+        """How a failing result counts: "could not check" is never softened by a `warn` check
+        (a gate of warnings whose database is down must not pass), unless the gate says so."""
+        if result.status == "error":
+            return self.gate.settings.could_not_check
+        return self.target.effective_severity
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):

@@ -86,7 +86,7 @@ def pytest_deploygate_run_check(kind: CheckKind[Any, Any], target: Target[Any, A
     try:
         return kind.run(target, context)
     except CheckError as exc:
-        return Result.fail(str(exc))
+        return Result.error(str(exc))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -28,8 +28,9 @@ def record_for(item: GateItem, report: pytest.TestReport) -> dict[str, Any] | No
     if report.when == "call":
         if result is None:
             status, verdict = "error", _first_line(report.longreprtext)
-        elif result.status == "failed":
-            status, verdict = ("warned" if target.effective_severity == "warn" else "failed"), result.verdict
+        elif result.status in ("failed", "error"):
+            warned = item.severity_of(result) == "warn"
+            status, verdict = ("warned" if warned else result.status), result.verdict
         else:
             status, verdict = result.status, result.verdict
     elif report.when == "setup" and not report.passed:
@@ -49,7 +50,7 @@ def record_for(item: GateItem, report: pytest.TestReport) -> dict[str, Any] | No
         "severity": target.effective_severity,
         "status": status,
         "verdict": item.gate.redactor(verdict),
-        "samples": list(result.samples) if result is not None and status in ("failed", "warned") else [],
+        "samples": list(result.samples) if result is not None and status in ("failed", "warned", "error") else [],
         "figures": dict(result.figures) if result is not None else {},
         "duration": round(report.duration, 6),
     }
@@ -93,7 +94,8 @@ class GateReport:
                  for kind, c in sorted(by_kind.items())]
         for record in self.ordered():
             if record["status"] in ("failed", "warned", "error"):
-                word = {"failed": "FAILED", "warned": "WARN", "error": "ERROR"}[record["status"]]
+                # could not check ("error") fails the run as a failure does; the counts above tell them apart
+                word = {"failed": "FAILED", "warned": "WARN", "error": "FAILED"}[record["status"]]
                 lines.append(f"{word} {record['nodeid']} - {record['verdict']}")
         return lines
 

@@ -219,6 +219,8 @@ def parse_snapshot(text: str) -> Schema:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:  # json's parser on arrays nested ~1,000 deep (tests/test_config_fuzz.py)
+            raise ValueError("is not a snapshot (JSON nested too deeply)") from None
         return Schema.from_json(data)
 
 

@@ -35,12 +35,11 @@ class SqlCheck(CheckKind[SqlOptions, None]):
     def run(self, target: Target[SqlOptions, None], ctx: RunContext) -> Result:
         options = target.entry.options
         with ctx.database(target.entry.database or "").session(ctx.timeout) as session:
-            result = session.query(options.query)
-        found = len(result.rows)
-        if not found:
+            result = session.user_query(options.query, samples=ctx.samples)
+        if not result.count:
             return Result.ok("query returned no rows", rows=0)
         return Result.fail(
-            f"query returned {plural(found, 'row')} (expected none)",
-            [show_row(result.columns, row) for row in result.rows[: ctx.samples]],
-            rows=found,
+            f"query returned {plural(result.count, 'row')} (expected none)",
+            [show_row(result.columns, row) for row in result.samples],
+            rows=result.count,
         )

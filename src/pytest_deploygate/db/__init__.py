@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..secrets import Redactor
 
 __all__ = [
-    "Database", "DatabaseConfig", "DatabasePool", "DatabaseURL", "DatabaseUnavailable", "QueryError",
+    "NO_ROWS", "CountedResult", "Database", "DatabaseConfig", "DatabasePool", "DatabaseURL", "DatabaseUnavailable", "QueryError",
     "QueryResult", "Session", "parse_database_url",
 ]
 
@@ -31,6 +31,19 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
+@dataclass(frozen=True)
+class CountedResult:
+    """A user's query, streamed: how many rows it returned, and the first few of them."""
+
+    columns: tuple[str, ...]
+    count: int
+    samples: list[tuple[Any, ...]]
+
+
+NO_ROWS = ("returns no rows, so it was not run: only a statement that returns rows runs "
+           "(SELECT, VALUES, WITH ... SELECT)")
+
+
 class Session(Protocol):
     """One read-only transaction on one database."""
 
@@ -41,6 +54,13 @@ class Session(Protocol):
 
     def stream(self, sql: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
         """Run one SELECT and yield its rows without holding them all in memory."""
+
+    def user_query(self, sql: str, *, samples: int) -> CountedResult:
+        """Run SQL a user wrote (`[[sql]] query`): guarded (:meth:`guard_user_sql`), refused
+        without running unless it returns rows, streamed and counted, `samples` rows kept."""
+
+    def guard_user_sql(self) -> None:
+        """Raise QueryError when user-written SQL must not run on this connection's role."""
 
     def ident(self, *parts: str) -> str:
         """A quoted, possibly schema-qualified identifier: `"public"."ads"`."""

@@ -2,25 +2,96 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..errors import DatabaseUnavailable, QueryError
 from ..wording import format_duration
-from . import QueryResult
+from . import NO_ROWS, CountedResult, QueryResult
 from .sql import quote_ident
 
 if TYPE_CHECKING:
     from .url import DatabaseConfig
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+# What a role can do that a read-only transaction does not stop: each a reason to refuse running
+# SQL a user wrote on it (`COPY ... TO PROGRAM`, `lo_export`, `pg_file_write`, replication slots,
+# `pg_terminate_backend` of other sessions). One query at connect; a role missing on an old server
+# counts as not granted.
+PRIVILEGES = """
+SELECT r.rolname, r.rolsuper, r.rolreplication,
+  CASE WHEN to_regrole('pg_write_server_files') IS NULL THEN false
+       ELSE pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') END,
+  CASE WHEN to_regrole('pg_execute_server_program') IS NULL THEN false
+       ELSE pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') END,
+  CASE WHEN to_regrole('pg_signal_backend') IS NULL THEN false
+       ELSE pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') END
+FROM pg_roles r WHERE r.rolname = current_user
+"""
+_PRIVILEGE_NAMES = ("a superuser", "allowed replication", "a member of pg_write_server_files",
+                    "a member of pg_execute_server_program", "a member of pg_signal_backend")
+
+
+#: how long past its statement_timeout a statement may go unanswered before the gate gives up on
+#: the server: the server enforces statement_timeout, but a server that stops answering (frozen,
+#: its host gone) enforces nothing
+GRACE = 2.0
+
+
+class Watchdog:
+    """Cuts the connection's socket when a statement outlives its bound, on the client side.
+
+    A thread timer per statement; cutting (shutdown of the socket) wakes the driver, which fails
+    with a connection error the session turns into "database stopped answering".
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], seconds: float) -> None:
+        self.conn = conn
+        self.seconds = seconds
+        self.fired = False
+
+    def _cut(self) -> None:
+        self.fired = True
+        try:
+            with socket.socket(fileno=os.dup(self.conn.pgconn.socket)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+        except (OSError, psycopg.Error):  # already closed: nothing to wake
+            pass
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        timer = threading.Timer(self.seconds, self._cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+
+def role_privileges(conn: psycopg.Connection[Any]) -> tuple[str, tuple[str, ...]]:
+    """The connection's role, and what it can do beyond reading (empty for a least-privilege role)."""
+    row = conn.execute(PRIVILEGES.encode()).fetchone()
+    conn.rollback()
+    if row is None:  # not reached: current_user is a role
+        return "?", ()
+    held = tuple(name for name, has in zip(_PRIVILEGE_NAMES, row[1:], strict=True) if has)
+    # a superuser is a member of every role: saying so once says it all
+    return str(row[0]), held[:1] if row[1] else held
 
 
 class PostgresConnector:
@@ -39,27 +110,41 @@ class PostgresConnector:
             params["connect_timeout"] = max(1, round(config.connect_timeout))
             params.setdefault("application_name", "pytest-deploygate")
             self.conn = psycopg.connect(make_conninfo(**params), autocommit=False)
+            self.role, self.privileges = role_privileges(self.conn)
         except (psycopg.Error, ValueError) as exc:
             # one line, never a traceback: its frames would show the conninfo, password and all
             # (the Database that raises this masks every secret of the URL in the message)
             raise DatabaseUnavailable(_one_line(exc)) from None
         self.conn.read_only = True
         self.server_version = self.conn.info.server_version
+        self.allow_privileged = config.allow_privileged
+        self.alias = config.alias
 
     @contextmanager
     def session(self, timeout: float) -> Iterator[PostgresSession]:
+        session: PostgresSession | None = None
         try:
-            with self.conn.cursor() as cur:
+            session = PostgresSession(self.conn, timeout, self)
+            with session.watchdog.watching(), self.conn.cursor() as cur:
                 cur.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(
                     sql.Literal(f"{max(1, round(timeout * 1000))}ms")))
-            yield PostgresSession(self.conn, timeout)
+            yield session
         except psycopg.OperationalError as exc:
+            if session is not None and session.watchdog.fired:
+                raise session._fail(exc) from None
             if self.conn.closed:
                 raise DatabaseUnavailable(f"connection lost: {_one_line(exc)}") from None
             raise
         finally:
-            if not self.conn.closed:
+            if session is not None and session.watchdog.fired:
+                self.conn.close()  # cut by the watchdog: nothing more to say to this server
+            elif not self.conn.closed:
                 self.conn.rollback()
+                if session is not None and session.ran_user_sql:
+                    # a rollback undoes settings, not session-level advisory locks: the next check
+                    # starts clean (`SELECT pg_advisory_lock(1)` would hold for the whole run)
+                    self.conn.execute(b"SELECT pg_advisory_unlock_all()")
+                    self.conn.rollback()
 
     def close(self) -> None:
         self.conn.close()
@@ -69,12 +154,93 @@ class PostgresSession:
     dialect = "postgresql"
     placeholder = "%s"
 
-    def __init__(self, conn: psycopg.Connection[Any], timeout: float) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], timeout: float, connector: PostgresConnector) -> None:
         self.conn = conn
         self.timeout = timeout
         self.server_version = conn.info.server_version
+        self.connector = connector
+        self.ran_user_sql = False
+        self.watchdog = Watchdog(conn, timeout + GRACE)
 
-    def _fail(self, exc: psycopg.Error) -> QueryError:
+    def guard_user_sql(self) -> None:
+        connector = self.connector
+        if connector.privileges and not connector.allow_privileged:
+            raise QueryError(
+                f'refused: role "{connector.role}" is {" and ".join(connector.privileges)}, which a read-only '
+                "transaction cannot hold back, so SQL from the config does not run on it: connect as a "
+                "least-privilege role (GRANT pg_read_all_data TO deploygate; the safety page has the recipe) "
+                f"or set allow_privileged = true on [databases.{connector.alias}]")
+        self.ran_user_sql = True
+
+    def describe(self, query: str) -> int:
+        """How many columns `query` returns, asked of the server without running it (0: no rows).
+
+        The protocol is driven by hand (libpq's asynchronous calls and a select() with the
+        statement's bound): libpq's blocking PQprepare would hold the interpreter while it waits,
+        and a server that stopped answering would hang the run.
+        """
+        results = [*self._exchange(lambda pgconn: pgconn.send_prepare(b"", query.encode())),
+                   *self._exchange(lambda pgconn: pgconn.send_describe_prepared(b""))]
+        for result in results:
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                message = (result.error_message or b"").decode("utf-8", "replace")
+                raise QueryError(f"query failed: {_one_line(message).removeprefix('ERROR: ')}")
+        return results[-1].nfields
+
+    def _exchange(self, send: Callable[[pq.abc.PGconn], None]) -> list[pq.abc.PGresult]:
+        """Send one request and read its results, waiting at most the statement's bound."""
+        pgconn = self.conn.pgconn
+        deadline = time.monotonic() + self.watchdog.seconds
+        results: list[pq.abc.PGresult] = []
+
+        def wait(readable: bool) -> None:
+            remaining = deadline - time.monotonic()
+            ready = select.select([pgconn.socket] if readable else [], [] if readable else [pgconn.socket], [],
+                                  max(0.0, remaining))
+            if not any(ready):
+                self.watchdog.fired = True
+                raise self._fail(psycopg.OperationalError("no reply"))
+
+        try:
+            send(pgconn)
+            while pgconn.flush():
+                wait(readable=False)
+            while True:
+                while pgconn.is_busy():
+                    wait(readable=True)
+                    pgconn.consume_input()
+                result = pgconn.get_result()
+                if result is None:
+                    return results
+                results.append(result)
+        except psycopg.Error as exc:
+            raise self._fail(exc) from None
+
+    def user_query(self, query: str, *, samples: int) -> CountedResult:
+        self.guard_user_sql()
+        if self.describe(query) == 0:
+            raise QueryError(f"the query {NO_ROWS}")
+        count, kept = 0, []
+        columns: tuple[str, ...] = ()
+        try:
+            # rows one at a time (libpq's single-row mode): 20,000,000 rows are counted, not held;
+            # the extended protocol still takes one statement only
+            with self.watchdog.watching(), self.conn.cursor() as cur:
+                for row in cur.stream(query.encode()):
+                    if count == 0:
+                        columns = tuple(col.name for col in cur.description or ())
+                    if count < samples:
+                        kept.append(row)
+                    count += 1
+        except psycopg.Error as exc:
+            raise self._fail(exc) from None
+        return CountedResult(columns, count, kept)
+
+    def _fail(self, exc: psycopg.Error) -> QueryError | DatabaseUnavailable:
+        if self.watchdog.fired:
+            return DatabaseUnavailable(f"database stopped answering: no reply within "
+                                       f"{format_duration(self.watchdog.seconds)} (the statement's timeout "
+                                       f"{format_duration(self.timeout)} + {format_duration(GRACE)}); connection closed")
         if isinstance(exc, psycopg.errors.QueryCanceled):
             return QueryError(f"query cancelled after {format_duration(self.timeout)} (statement timeout)")
         return QueryError(f"query failed: {_one_line(exc)}")
@@ -83,9 +249,10 @@ class PostgresSession:
         try:
             # prepare=True: the extended protocol takes exactly one statement, and without
             # parameters psycopg leaves `%` in the user's SQL alone
-            cur = self.conn.execute(query.encode(), params, prepare=True)
-            columns = tuple(col.name for col in cur.description or ())
-            rows = (cur.fetchmany(limit) if limit is not None else cur.fetchall()) if cur.description else []
+            with self.watchdog.watching():
+                cur = self.conn.execute(query.encode(), params, prepare=True)
+                columns = tuple(col.name for col in cur.description or ())
+                rows = (cur.fetchmany(limit) if limit is not None else cur.fetchall()) if cur.description else []
         except psycopg.Error as exc:
             raise self._fail(exc) from None
         return QueryResult(columns, rows)
@@ -93,9 +260,15 @@ class PostgresSession:
     def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
         try:
             with self.conn.cursor(name="deploygate_stream") as cur:
-                cur.itersize = batch
-                cur.execute(query.encode(), params)
-                yield from cur
+                with self.watchdog.watching():
+                    cur.execute(query.encode(), params)
+                while True:
+                    # each FETCH is a statement of its own, bounded on its own
+                    with self.watchdog.watching():
+                        rows = cur.fetchmany(batch)
+                    if not rows:
+                        break
+                    yield from rows
         except psycopg.Error as exc:
             raise self._fail(exc) from None
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DatabaseUnavailable, QueryError
 from ..wording import format_duration
-from . import QueryResult
+from . import NO_ROWS, CountedResult, QueryResult
 from .sql import quote_ident
 
 if TYPE_CHECKING:
@@ -109,8 +109,8 @@ class SQLiteSession:
     def _fail(self, exc: Exception) -> QueryError:
         if isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc):
             return QueryError(f"query cancelled after {format_duration(self.timeout)} (statement timeout)")
-        if isinstance(exc, sqlite3.DatabaseError) and "not authorized" in str(exc):
-            return QueryError(f"query failed: {exc} (the gate only reads)")
+        if isinstance(exc, sqlite3.DatabaseError) and ("not authorized" in str(exc) or "authorization denied" in str(exc)):
+            return QueryError("query failed: not authorized (the gate only reads)")
         return QueryError(f"query failed: {exc}")
 
     def query(self, query: str, params: Sequence[Any] | None = None, *, limit: int | None = None) -> QueryResult:
@@ -129,6 +129,26 @@ class SQLiteSession:
                 yield from rows
         except (sqlite3.Error, sqlite3.Warning) as exc:
             raise self._fail(exc) from None
+
+    def guard_user_sql(self) -> None:
+        """SQLite has no roles: the file is open read-only and the authorizer allows only reading."""
+
+    def user_query(self, query: str, *, samples: int) -> CountedResult:
+        count, kept = 0, []
+        try:
+            cur = self.conn.execute(query)
+            if cur.description is None:
+                # sqlite3 cannot describe before it runs; the authorizer let nothing but reading run
+                raise QueryError(f"the query {NO_ROWS}")
+            columns = tuple(col[0] for col in cur.description)
+            while rows := cur.fetchmany(10_000):
+                for row in rows:
+                    if count < samples:
+                        kept.append(tuple(row))
+                    count += 1
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            raise self._fail(exc) from None
+        return CountedResult(columns, count, kept)
 
     def ident(self, *parts: str) -> str:
         return quote_ident(*parts)

@@ -46,12 +46,15 @@ class DatabaseConfig:
         url: the parsed URL.
         connect_timeout: seconds to wait for a connection.
         statement_timeout: seconds any one statement may run.
+        allow_privileged: run user-written SQL even on a role that can write files, run
+            programs or act outside the database (a read-only transaction cannot stop it).
     """
 
     alias: str
     url: DatabaseURL
     connect_timeout: float
     statement_timeout: float
+    allow_privileged: bool = False
 
 
 def parse_database_url(url: str, base_dir: Path) -> DatabaseURL:
