@@ -94,6 +94,8 @@ def test_sessions_are_read_only_at_session_and_transaction_level(gate: Gate, pg:
     "SELECT pg_terminate_backend(pg_backend_pid())",
     "SELECT pg_stat_reset()",
     "SELECT pg_switch_wal()",
+    "COPY ads TO '/tmp/deploygate-pwned'",
+    "SELECT pg_create_physical_replication_slot('deploygate_slot')",
     "SELECT 1",
 ])
 def test_user_sql_is_refused_on_a_superuser_and_the_message_says_what_to_do(gate: Gate, pg: PostgresDatabase,
