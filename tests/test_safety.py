@@ -506,3 +506,34 @@ def test_a_rows_where_is_user_sql_and_refused_on_a_superuser(gate: Gate, pg: Pos
     # the built-in scan without a `where` is the gate's own SQL: it runs
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(['*rows[[]main.ads.slug:not_null[]] - refused: role "*" is a superuser*'])
+
+
+@pytest.mark.parametrize(("url", "secret"), [
+    ("postgresql://app:Zx9/kQ+2pL@127.0.0.1:1/prod", "Zx9/kQ+2pL"),  # base64 passwords have "/"
+    ("postgresql://app:Zx9?kQ2pL#w@127.0.0.1:1/prod", "Zx9?kQ2pL#w"),
+    ("postgresql://app@127.0.0.1:1/prod?PASSWORD=Sekrit-123", "Sekrit-123"),
+    ("postgresql://app:Pa${ss123@127.0.0.1:1/prod", "ss123@127"),  # a "${" that is no variable
+])
+def test_a_password_that_breaks_url_parsing_is_still_never_shown(gate: Gate, url: str, secret: str) -> None:
+    gate.config(f'[databases.main]\nurl = "{url}"\nconnect_timeout = "1s"\n[[sql]]\nquery = "SELECT 1"\n')
+    result = gate.run("-rA", "--junitxml=junit.xml")
+    text = result.stdout.str() + result.stderr.str() + (gate.path / "junit.xml").read_text()
+    assert secret not in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize("how", ["a member of a superuser role", "a superuser login with options=-c role"])
+def test_a_role_that_can_become_a_superuser_is_refused_user_sql(gate: Gate, pg: PostgresDatabase, how: str) -> None:
+    if how == "a member of a superuser role":
+        pg.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dg_admin_group') THEN "
+                   "CREATE ROLE dg_admin_group SUPERUSER NOLOGIN; END IF; "
+                   "IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dg_app') THEN CREATE ROLE dg_app LOGIN; END IF; END $$;"
+                   "GRANT dg_admin_group TO dg_app;")
+        url = pg.url.replace(f"{READER}@", "dg_app@")
+    else:
+        joiner = "&" if "?" in pg.admin_url else "?"
+        url = f"{pg.admin_url}{joiner}options=-c%20role%3D{READER}"
+    gate.config(f'[databases.main]\nurl = "{url}"\n[[sql]]\nname = "q"\nquery = "SELECT 1 WHERE false"\n')
+    result = gate.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(['*sql[[]q[]] - refused: role "*" is a superuser*'])

@@ -66,7 +66,9 @@ def interpolate(text: str, environ: Mapping[str, str], used: dict[str, str] | No
         if whole == "$${":
             return "${"
         if name is None:
-            raise ValueError(f'"{text}" has a "${{" that is not ${{VAR}} or ${{VAR:-default}} (write $${{ for a literal)')
+            # the offset, not the text: the value may be a URL with its password in it
+            raise ValueError(f'has a "${{" at character {match.start() + 1} that is not ${{VAR}} or '
+                             f'${{VAR:-default}} (write $${{ for a literal)')
         if name in environ:
             if used is not None:
                 used[name] = environ[name]

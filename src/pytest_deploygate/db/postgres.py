@@ -30,17 +30,18 @@ def _one_line(exc: BaseException | str) -> str:
 
 # What a role can do that a read-only transaction does not stop: each a reason to refuse running
 # SQL a user wrote on it (`COPY ... TO PROGRAM`, `lo_export`, `pg_file_write`, replication slots,
-# `pg_terminate_backend` of other sessions). One query at connect; a role missing on an old server
-# counts as not granted.
+# `pg_terminate_backend` of other sessions). One query at connect, over every role the login can
+# become, not only the current one: a query can `SET ROLE` to any of them (`set_config('role', ...)`),
+# and a superuser login behind `options=-c role=reader` is still a superuser.
 PRIVILEGES = """
-SELECT r.rolname, r.rolsuper, r.rolreplication,
-  CASE WHEN to_regrole('pg_write_server_files') IS NULL THEN false
-       ELSE pg_has_role(current_user, 'pg_write_server_files', 'MEMBER') END,
-  CASE WHEN to_regrole('pg_execute_server_program') IS NULL THEN false
-       ELSE pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER') END,
-  CASE WHEN to_regrole('pg_signal_backend') IS NULL THEN false
-       ELSE pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') END
-FROM pg_roles r WHERE r.rolname = current_user
+WITH reach AS (  -- every role the login (session_user) or the current role can become
+  SELECT r.rolname, r.rolsuper, r.rolreplication FROM pg_roles r
+  WHERE pg_has_role(session_user, r.oid, 'MEMBER') OR pg_has_role(current_user, r.oid, 'MEMBER'))
+SELECT session_user, coalesce(bool_or(rolsuper), false), coalesce(bool_or(rolreplication), false),
+  coalesce(bool_or(rolname = 'pg_write_server_files'), false),
+  coalesce(bool_or(rolname = 'pg_execute_server_program'), false),
+  coalesce(bool_or(rolname = 'pg_signal_backend'), false)
+FROM reach
 """
 _PRIVILEGE_NAMES = ("a superuser", "allowed replication", "a member of pg_write_server_files",
                     "a member of pg_execute_server_program", "a member of pg_signal_backend")
@@ -50,6 +51,9 @@ _PRIVILEGE_NAMES = ("a superuser", "allowed replication", "a member of pg_write_
 #: the server: the server enforces statement_timeout, but a server that stops answering (frozen,
 #: its host gone) enforces nothing
 GRACE = 2.0
+#: rows a user query's stream fetches at a time: libpq 17's chunked mode (~5x single-row mode);
+#: older libpq fetches one row at a time
+STREAM_CHUNK = 1000 if pq.version() >= 170000 else 1
 
 
 class Watchdog:
@@ -63,31 +67,52 @@ class Watchdog:
         self.conn = conn
         self.seconds = seconds
         self.fired = False
+        self._lock = threading.Lock()
+        self._watching = False
 
     def _cut(self) -> None:
-        self.fired = True
-        try:
-            with socket.socket(fileno=os.dup(self.conn.pgconn.socket)) as sock:
-                sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, psycopg.Error):  # already closed: nothing to wake
-            pass
+        with self._lock:  # a statement that has just finished is not cut after the fact
+            if not self._watching:
+                return
+            self.fired = True
+            try:
+                with socket.socket(fileno=os.dup(self.conn.pgconn.socket)) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, psycopg.Error):  # already closed: nothing to wake
+                pass
 
     @contextmanager
     def watching(self) -> Iterator[None]:
         timer = threading.Timer(self.seconds, self._cut)
         timer.daemon = True
+        with self._lock:
+            self._watching = True
         timer.start()
         try:
             yield
         finally:
             timer.cancel()
+            with self._lock:
+                self._watching = False
 
 
-def role_privileges(conn: psycopg.Connection[Any]) -> tuple[str, tuple[str, ...]]:
-    """The connection's role, and what it can do beyond reading (empty for a least-privilege role)."""
-    row = conn.execute(PRIVILEGES.encode()).fetchone()
-    conn.rollback()
-    if row is None:  # not reached: current_user is a role
+def role_privileges(conn: psycopg.Connection[Any], bound: float) -> tuple[str, tuple[str, ...]]:
+    """The login role, and what it can do beyond reading (empty for a least-privilege role).
+
+    A server that cannot answer the question (no `pg_has_role`: some PostgreSQL-compatible
+    servers) gets "privileges it could not tell": user SQL is refused, built-in checks run.
+    """
+    watchdog = Watchdog(conn, bound)
+    try:
+        with watchdog.watching():
+            row = conn.execute(PRIVILEGES.encode()).fetchone()
+            conn.rollback()
+    except psycopg.Error as exc:
+        if watchdog.fired or conn.closed:
+            raise
+        conn.rollback()
+        return "?", (f"of privileges the server could not tell ({_one_line(exc)[:80]})",)
+    if row is None:  # not reached: the query aggregates
         return "?", ()
     held = tuple(name for name, has in zip(_PRIVILEGE_NAMES, row[1:], strict=True) if has)
     # a superuser is a member of every role: saying so once says it all
@@ -110,11 +135,15 @@ class PostgresConnector:
             params["connect_timeout"] = max(1, round(config.connect_timeout))
             params.setdefault("application_name", "pytest-deploygate")
             self.conn = psycopg.connect(make_conninfo(**params), autocommit=False)
-            self.role, self.privileges = role_privileges(self.conn)
         except (psycopg.Error, ValueError) as exc:
             # one line, never a traceback: its frames would show the conninfo, password and all
             # (the Database that raises this masks every secret of the URL in the message)
             raise DatabaseUnavailable(_one_line(exc)) from None
+        try:
+            self.role, self.privileges = role_privileges(self.conn, config.connect_timeout + GRACE)
+        except psycopg.Error as exc:
+            self.conn.close()
+            raise DatabaseUnavailable(f"no answer to the role's privileges: {_one_line(exc)}") from None
         self.conn.read_only = True
         self.server_version = self.conn.info.server_version
         self.allow_privileged = config.allow_privileged
@@ -139,12 +168,22 @@ class PostgresConnector:
             if session is not None and session.watchdog.fired:
                 self.conn.close()  # cut by the watchdog: nothing more to say to this server
             elif not self.conn.closed:
+                self._clean_up(session, timeout)
+
+    def _clean_up(self, session: PostgresSession | None, timeout: float) -> None:
+        """End the session's transaction, bounded like a statement; a connection that fails here
+        (a failover, `idle_session_timeout`) is closed, and the next check says it was lost."""
+        watchdog = Watchdog(self.conn, timeout + GRACE)
+        try:
+            with watchdog.watching():
                 self.conn.rollback()
                 if session is not None and session.ran_user_sql:
                     # a rollback undoes settings, not session-level advisory locks: the next check
                     # starts clean (`SELECT pg_advisory_lock(1)` would hold for the whole run)
                     self.conn.execute(b"SELECT pg_advisory_unlock_all()")
                     self.conn.rollback()
+        except psycopg.Error:
+            self.conn.close()
 
     def close(self) -> None:
         self.conn.close()
@@ -226,7 +265,7 @@ class PostgresSession:
             # rows one at a time (libpq's single-row mode): 20,000,000 rows are counted, not held;
             # the extended protocol still takes one statement only
             with self.watchdog.watching(), self.conn.cursor() as cur:
-                for row in cur.stream(query.encode()):
+                for row in cur.stream(query.encode(), size=STREAM_CHUNK):
                     if count == 0:
                         columns = tuple(col.name for col in cur.description or ())
                     if count < samples:

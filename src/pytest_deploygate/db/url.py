@@ -98,6 +98,13 @@ def _postgres_url(rest: str) -> DatabaseURL:
     """
     parts = urlsplit("postgresql://" + rest)
     userinfo, at, hostinfo = parts.netloc.rpartition("@")
+    if not at and "@" in rest:
+        # a password with an unencoded "/", "?" or "#" (base64 ones have "/"): the URL parser ends
+        # the host part there and would take the password for a host or a path. Split at the
+        # last "@" instead, so that the password is known, masked and never shown.
+        userinfo, at, tail = rest.rpartition("@")
+        parts = urlsplit("postgresql://" + tail)
+        hostinfo = parts.netloc
     user, colon, password = userinfo.partition(":") if at else ("", "", "")
     params: dict[str, str] = {}
     if user:
@@ -117,19 +124,22 @@ def _postgres_url(rest: str) -> DatabaseURL:
         params["dbname"] = unquote(parts.path.lstrip("/"))
     schema = None
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "schema":
+        if key.lower() == "schema":
             schema = value
-        elif key not in PRISMA_ONLY:
-            params[key] = value
+        elif key.lower() not in PRISMA_ONLY:
+            params[key.lower()] = value  # libpq's keywords are lower case
     if schema:
         # libpq splits `options` on spaces: a space inside the value is escaped
         search_path = "-c search_path=" + schema.replace("\\", "\\\\").replace(" ", "\\ ")
         params["options"] = f"{params.get('options', '')} {search_path}".strip()
-    secrets = tuple(params[key] for key in ("password", *sorted(SECRET_PARAMETERS)) if params.get(key))
+    # keys in any case: libpq refuses `?PASSWORD=`, and its message would show the URL
+    secrets = tuple(value for key, value in params.items() if key.lower() in SECRET_PARAMETERS and value)
+    if colon and password:
+        secrets = (unquote(password), *secrets)
     conninfo = " ".join(f"{key}={_keyword(value)}" for key, value in params.items())
-    query = "&".join(f"{key}={MASK if key in SECRET_PARAMETERS else quote(value, safe='/,:')}"
+    query = "&".join(f"{key}={MASK if key.lower() in SECRET_PARAMETERS else quote(value, safe='/,:')}"
                      for key, value in parse_qsl(parts.query, keep_blank_values=True))
-    netloc = _masked_netloc(parts.netloc)
+    netloc = _masked_netloc(f"{userinfo}@{hostinfo}" if at else hostinfo)
     display = f"postgresql://{netloc}{parts.path}" + (f"?{query}" if query else "")
     return DatabaseURL("postgresql", conninfo, display, params.get("password", ""), tuple(dict.fromkeys(secrets)))
 
