@@ -114,8 +114,15 @@ class Database:
     def session(self, timeout: float | None = None) -> Iterator[Session]:
         """A read-only transaction whose statements stop after min(timeout, statement_timeout)."""
         limit = self.config.statement_timeout if timeout is None else min(timeout, self.config.statement_timeout)
-        with self._connect().session(limit) as session:
-            yield session
+        try:
+            with self._connect().session(limit) as session:
+                yield session
+        except DatabaseUnavailable as exc:
+            # the connection is gone (the server stopped answering, or dropped it): every later
+            # check of this database says why, at once, rather than "the connection is closed"
+            if self._failure is None:
+                self._failure = DatabaseUnavailable(self._redact(f'database "{self.alias}" was lost: {exc}'))
+            raise
 
     def close(self) -> None:
         if self._connector is not None:
