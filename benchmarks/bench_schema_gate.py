@@ -35,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+# the script's folder is on sys.path (run as python benchmarks/...): one copy of the helper
+from bench_rows import with_dbname
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 DBNAME = "dg_bench_schema_gate"
 TARGET = 2.0
@@ -65,12 +67,6 @@ Database = first("Database", "pytest_deploygate.db")
 DatabaseConfig = first("DatabaseConfig", "pytest_deploygate.db", "pytest_deploygate.db.url", "pytest_deploygate.config")
 parse_database_url = first("parse_database_url", "pytest_deploygate.db.url", "pytest_deploygate.db")
 Redactor = first("Redactor", "pytest_deploygate.secrets")
-
-
-def with_dbname(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
 
 
 def as_url(conninfo: str) -> str:
