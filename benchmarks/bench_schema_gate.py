@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
 # the script's folder is on sys.path (run as python benchmarks/...): one copy of the helper
 from bench_rows import with_dbname
 from psycopg import sql
