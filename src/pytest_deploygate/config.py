@@ -38,9 +38,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_STATEMENT_TIMEOUT = 60.0
 CONFIG_FILENAME = "deploygate.toml"
-COMMON_KEYS = ("name", "severity", "marks", "timeout", "skip")
 SETTINGS_KEYS = ("samples", "timeout", "could_not_check")
-DATABASE_KEYS = ("url", "connect_timeout", "statement_timeout")
 
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
