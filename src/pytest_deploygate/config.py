@@ -453,27 +453,8 @@ def load_config(path: Path, kinds: Mapping[str, CheckKind[Any, Any]], environ: M
     Raises:
         ConfigError: anything wrong, in one line naming file, check and key.
     """
-    try:
-        return _load_config(path, kinds, os.environ if environ is None else environ, display or str(path))
-    except ConfigError as exc:
-        # one line, whatever the config holds: a value or key quoted in the message may hold a line
-        # break (`severity = "a\nb"`, `"a\nb" = 1`, `${VAR}` read from a multi-line variable); it is
-        # shown as its escape (found by tests/test_config_fuzz.py)
-        if str(exc).translate(_LINE_BREAKS) == str(exc):
-            raise
-
-        def line(text: str) -> str:
-            return text.translate(_LINE_BREAKS)
-
-        raise ConfigError(line(exc.file), line(exc.where), exc.key and line(exc.key), line(exc.message)) from None
-
-
-#: str.splitlines' line boundaries, each to its escape (`\n`, `\x85`, `\u2028`)
-_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
-
-
-def _load_config(path: Path, kinds: Mapping[str, CheckKind[Any, Any]], environ: Mapping[str, str],
-                 display: str) -> GateConfig:
+    environ = os.environ if environ is None else environ
+    display = display or str(path)
     data = _read_toml(path, display)
     in_pyproject = path.name == "pyproject.toml"
     loading = _Loading(path, display, environ)

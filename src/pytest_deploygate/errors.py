@@ -7,6 +7,9 @@ check and key, reported at collection), a :class:`CheckError` is "could not chec
 
 from __future__ import annotations
 
+#: str.splitlines' line boundaries, each shown as its escape (`\n`, `\x85`, `\u2028`)
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
 
 class ConfigError(Exception):
     """A config problem, said in one line: `file: check: key "k": what is wrong`.
@@ -19,6 +22,10 @@ class ConfigError(Exception):
     """
 
     def __init__(self, file: str, where: str, key: str | None, message: str) -> None:
+        # one line, whatever the config holds: a value, key or name quoted in it may hold a line
+        # break (`severity = "a\nb"`, `"a\nb" = 1`), shown as its escape (tests/test_config_fuzz.py)
+        file, where, message = (text.translate(_LINE_BREAKS) for text in (file, where, message))
+        key = key.translate(_LINE_BREAKS) if key is not None else None
         self.file, self.where, self.key, self.message = file, where, key, message
         parts = [file]
         if where:

@@ -26,7 +26,7 @@ from ...errors import CheckError, QueryError
 from ...wording import age, count, format_duration, plural, show_row, show_value
 from .. import BUILTIN
 from . import sql as rows_sql
-from .rules import BOUNDS, COLUMN_RULES, TABLE_RULES, EnumColumn, Reference, pg_text, split_name
+from .rules import BOUNDS, COLUMN_RULES, COUNT_RULES, EnumColumn, Reference, pg_text, split_name
 from .sql import Aggregate
 
 #: column rules counted in the shared scan; the others are queries of their own
@@ -139,7 +139,7 @@ def _parse_columns(reader: EntryReader) -> list[ColumnRule]:
 
 def _parse_table_rules(reader: EntryReader) -> list[TableRule]:
     rules: list[TableRule] = []
-    for rule in TABLE_RULES[:2]:  # min_rows, max_rows; fresh is a table of its own
+    for rule in COUNT_RULES:  # fresh is a table of its own, read below
         source = _rule_reader(reader, rule)
         if source is not None:
             rule_reader, key, severity = source

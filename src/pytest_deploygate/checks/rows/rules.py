@@ -208,8 +208,8 @@ COLUMN_RULES: dict[str, RowRule] = {rule.name: rule for rule in (
     RowRule("references", _reference, lambda col, value: f"{col} with no match in {value}"),
 )}
 
-#: table rules, in the order their items appear (before the column rules)
-TABLE_RULES = ("min_rows", "max_rows", "fresh")
+#: the table rules on the row count, in item order (before `fresh`, then the column rules)
+COUNT_RULES = ("min_rows", "max_rows")
 
 #: pairs of rules whose values must be in order
 BOUNDS = (("min", "max"), ("min_length", "max_length"))
