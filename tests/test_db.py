@@ -136,16 +136,18 @@ def test_the_session_still_reads_after_a_refused_write(database: Database) -> No
         assert sum(1 for _ in session.stream("SELECT id FROM t", batch=1_000)) == ROWS
 
 
-# A fresh interpreter, so that ru_maxrss (a high-water mark) starts low: in the test's own process
-# an earlier test's peak would hide any growth. It prints the peak before and after the stream.
+# A fresh interpreter, so that the high-water mark starts low: in the test's own process an earlier
+# test's peak would hide any growth. VmHWM, not ru_maxrss: a spawned child's ru_maxrss carries the
+# peak of the pytest process that forked it. It prints the peak before and after the stream.
 STREAM_A_MILLION = textwrap.dedent("""
-    import json, resource, sys
+    import json, re, sys
     from pathlib import Path
     from pytest_deploygate.db import Database, DatabaseConfig, parse_database_url
     from pytest_deploygate.secrets import Redactor
 
     def peak():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+        with open("/proc/self/status") as status:
+            return int(re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)) * 1024
 
     database = Database(DatabaseConfig("main", parse_database_url(sys.argv[1], Path("/")), 5, 120), Redactor())
     with database.session(120) as session:
