@@ -15,6 +15,7 @@ import sqlite3
 import textwrap
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,12 @@ builtin_kinds()
 del pytest_deploygate
 
 PG_ENV = "DEPLOYGATE_TEST_POSTGRES_URL"
+#: a second server, for what crosses servers (dump/restore, prod against staging); .ci/run gives
+#: the machine's PostgreSQL 15 while the suite runs on the embedded 16, and the other way round
+SECOND_PG_ENV = "DEPLOYGATE_TEST_SECOND_POSTGRES_URL"
 EXAMPLES = Path(__file__).parent.parent / "conftest_examples"
 # the fixtures through which a test reaches a PostgreSQL server (`db` only with its postgresql param)
-SERVER_FIXTURES = ("postgres_server", "pg")
+SERVER_FIXTURES = ("postgres_server", "pg", "second_postgres_server", "pg2")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,12 +63,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of a PostgreSQL server the tests may create databases on."""
-    url = os.environ.get(PG_ENV)
-    if url:
-        yield url
-        return
+def embedded_postgres() -> Iterator[str]:
+    """The URL of the embedded PostgreSQL 16 (pgserver), started on first use."""
     import pgserver
 
     # a short path: the server's unix socket lives in it, and socket paths are limited to ~100 bytes
@@ -76,14 +76,31 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def postgres_server(request: pytest.FixtureRequest) -> str:
+    """The URL of a PostgreSQL server the tests may create databases on."""
+    return os.environ.get(PG_ENV) or str(request.getfixturevalue("embedded_postgres"))
+
+
+@pytest.fixture(scope="session")
+def second_postgres_server(request: pytest.FixtureRequest, postgres_server: str) -> str:
+    """Another server for what crosses servers: SECOND_PG_ENV, else the embedded 16 when the suite
+    runs on a server of the environment's, else the suite's own server (a second database on it)."""
+    url = os.environ.get(SECOND_PG_ENV)
+    if url:
+        return url
+    if os.environ.get(PG_ENV):
+        return str(request.getfixturevalue("embedded_postgres"))
+    return postgres_server
+
+
 #: the role the gates of the tests connect as: the least-privilege role the safety page recommends
 #: (the superuser that sets a test up is refused user-written SQL, as it would be in production)
 READER = "deploygate_reader"
 
 
-@pytest.fixture(scope="session")
-def reader_role(postgres_server: str) -> str:
-    with _admin(postgres_server) as admin:
+def _ensure_reader(server_url: str) -> str:
+    with _admin(server_url) as admin:
         admin.execute(f"""
             DO $$ BEGIN
               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{READER}') THEN
@@ -93,6 +110,11 @@ def reader_role(postgres_server: str) -> str:
             GRANT pg_read_all_data TO {READER};
         """.encode())
     return READER
+
+
+@pytest.fixture(scope="session")
+def reader_role(postgres_server: str) -> str:
+    return _ensure_reader(postgres_server)
 
 
 def database_url(server_url: str, dbname: str, user: str | None = None) -> str:
@@ -160,13 +182,27 @@ def pg(postgres_server: str, reader_role: str) -> Iterator[PostgresDatabase]:
     #
     # FILE_COPY pays two checkpoints per create, and its databases cost twice as much to drop;
     # a session template is as empty as template1, so copying it saves nothing.
+    with _fresh_database(postgres_server) as database:
+        yield database
+
+
+@pytest.fixture
+def pg2(second_postgres_server: str) -> Iterator[PostgresDatabase]:
+    """A fresh database on the second server (see `second_postgres_server`)."""
+    _ensure_reader(second_postgres_server)
+    with _fresh_database(second_postgres_server) as database:
+        yield database
+
+
+@contextmanager
+def _fresh_database(server_url: str) -> Iterator[PostgresDatabase]:
     name = f"dg_{uuid.uuid4().hex[:12]}"
-    with _admin(postgres_server) as admin:
+    with _admin(server_url) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield PostgresDatabase(postgres_server, name)
+        yield PostgresDatabase(server_url, name)
     finally:
-        with _admin(postgres_server) as admin:
+        with _admin(server_url) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

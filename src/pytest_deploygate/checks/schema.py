@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from ..api import CheckKind, Entry, Result, RunContext, Target
 from ..config import EntryReader
+from ..db.expressions import same_expression
 from ..db.reflect import Schema, Table, gc_paused, reflect
 from ..wording import plural
 from . import BUILTIN
@@ -72,7 +73,7 @@ def _compare_named(what: str, table: str, expected: Mapping[str, str], actual: M
             differences.append(f"{what} {name} on {table} is missing (expected {expected[name]})")
         elif name not in expected:
             differences.append(f"{what} {name} on {table} is not in the snapshot ({actual[name]})")
-        elif expected[name] != actual[name]:
+        elif not same_expression(expected[name], actual[name]):
             differences.append(f"{what} {name} on {table} is {actual[name]}, expected {expected[name]}")
     return differences
 
@@ -90,7 +91,7 @@ def compare_table(name: str, expected: Table, actual: Table) -> list[str]:
             differences.append(f"column {name}.{column} is not in the snapshot ({have['type']})")
         elif want is not None and have is not None:
             for key in sorted(want.keys() | have.keys()):
-                if want.get(key) != have.get(key):
+                if want.get(key) != have.get(key) and not (key == "default" and same_expression(want.get(key), have.get(key))):
                     if key == "nullable":
                         state = "nullable" if have.get(key) else "NOT NULL"
                         differences.append(f"column {name}.{column} is {state}, expected "
