@@ -3,15 +3,24 @@ virtual tables. (Issue 12; the drift each of these must still catch is in test_s
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import subprocess
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_deploygate.checks.schema import compare_enums, compare_table
 from pytest_deploygate.cli import main as deploygate
+from pytest_deploygate.config import DatabaseConfig
+from pytest_deploygate.db import Database
 from pytest_deploygate.db.expressions import normalise, same_expression
-from pytest_deploygate.db.reflect import Schema
+from pytest_deploygate.db.reflect import Schema, reflect
+from pytest_deploygate.db.url import parse_database_url
+from pytest_deploygate.secrets import Redactor
 
 from .conftest import Gate, PostgresDatabase
 from .test_schema import _pg_tool, reflect_url, snapshot_gate
@@ -196,3 +205,110 @@ def test_the_expression_drift_a_restore_can_hide_behind_is_still_caught(gate: Ga
         "*check constraint status_in on ads is CHECK (status::text = ANY (ARRAY*'published'::character varying*), "
         "expected *'archived'*",
     ])
+
+
+# -- SQLite virtual tables ------------------------------------------------------------------------
+
+SEARCHABLE_SQLITE = """
+CREATE TABLE ads (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT);
+CREATE VIRTUAL TABLE ads_fts USING fts5(title, body, content='ads', content_rowid='id');
+CREATE VIRTUAL TABLE notes_fts USING fts5(note);
+CREATE VIRTUAL TABLE places USING rtree(id, min_x, max_x, min_y, max_y);
+INSERT INTO ads VALUES (1, 'red bike', 'almost new');
+INSERT INTO ads_fts (rowid, title, body) VALUES (1, 'red bike', 'almost new');
+INSERT INTO notes_fts VALUES ('hello');
+"""
+
+
+def test_sqlite_full_text_and_rtree_tables_are_snapshotted_and_compared(gate: Gate) -> None:
+    """The false alarm of issue 12: `vtable constructor failed` on every item of an app with FTS5."""
+    database = gate.sqlite(SEARCHABLE_SQLITE)
+    before = hashlib.sha256(database.read_bytes()).hexdigest()
+    os.chdir(gate.path)
+    assert deploygate(["snapshot", "sqlite:///app.db", "-o", "schema.json"]) == 0
+    snapshot = json.loads((gate.path / "schema.json").read_text())
+    # the virtual tables by their definition; their shadow tables (ads_fts_data, places_node, ...) left out
+    assert sorted(snapshot["tables"]) == ["ads", "ads_fts", "notes_fts", "places"]
+    assert snapshot["tables"]["ads_fts"]["virtual"] == "fts5(title, body, content='ads', content_rowid='id')"
+    assert snapshot["tables"]["places"]["virtual"] == "rtree(id, min_x, max_x, min_y, max_y)"
+    assert "virtual" not in snapshot["tables"]["ads"]  # ordinary tables are written as before
+    snapshot_gate(gate, "sqlite:///app.db")
+    result = gate.run("-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*schema[[]main.ads_fts[]] PASSED*", "*schema[[]main.places[]] PASSED*"])
+    assert hashlib.sha256(database.read_bytes()).hexdigest() == before  # opened read-only, nothing written
+
+
+def test_a_changed_virtual_table_is_drift(gate: Gate) -> None:
+    gate.sqlite(SEARCHABLE_SQLITE)
+    os.chdir(gate.path)
+    assert deploygate(["snapshot", "sqlite:///app.db", "-o", "schema.json"]) == 0
+    gate.sqlite("DROP TABLE ads_fts; CREATE VIRTUAL TABLE ads_fts USING fts5(title, content='ads', content_rowid='id');"
+                "DROP TABLE notes_fts; CREATE TABLE notes_fts (note TEXT);")
+    snapshot_gate(gate, "sqlite:///app.db")
+    result = gate.run()
+    result.assert_outcomes(failed=2, passed=3)
+    result.stdout.fnmatch_lines([
+        "*schema[[]main.ads_fts[]] - virtual table ads_fts is fts5(title, content='ads', content_rowid='id'), "
+        "expected fts5(title, body, content='ads', content_rowid='id')",
+        "*schema[[]main.notes_fts[]] - table notes_fts is an ordinary table, expected a virtual table (fts5(note))",
+    ])
+
+
+def test_a_full_text_table_answers_a_gate_query(gate: Gate) -> None:
+    """FTS5 reads `PRAGMA data_version` on every query: the read-only authorizer allows it."""
+    gate.sqlite(SEARCHABLE_SQLITE)
+    gate.config("""
+        [databases.main]
+        url = "sqlite:///app.db"
+
+        [[sql]]
+        name = "bikes-are-searchable"
+        query = "SELECT 1 WHERE NOT EXISTS (SELECT rowid FROM ads_fts WHERE ads_fts MATCH 'bike')"
+    """)
+    gate.run().assert_outcomes(passed=1)
+
+
+class RecordingSession:
+    """A SQLite session that records each statement and its parameters."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.dialect = session.dialect
+        self.seen: list[tuple[str, Any]] = []
+
+    def query(self, query: str, params: Any = None) -> Any:
+        self.seen.append((query, params))
+        return self.session.query(query, params)
+
+
+def test_ignored_tables_are_left_out_before_any_pragma_names_them(gate: Gate) -> None:
+    """`ignore` is applied before a table is touched: the pragma queries exclude it by name."""
+    path = gate.sqlite("CREATE TABLE kept (id INTEGER); CREATE TABLE tmp_import (id INTEGER); "
+                       "CREATE TABLE tmp_other (x TEXT);")
+    database = Database(DatabaseConfig("t", parse_database_url(f"sqlite:///{path}", Path("/")), 5, 60), Redactor())
+    try:
+        with database.session() as session:
+            recording = RecordingSession(session)
+            schema = reflect(recording, ("tmp_*",))  # type: ignore[arg-type]
+    finally:
+        database.close()
+    assert list(schema.tables) == ["kept"]
+    pragma_queries = [(q, p) for q, p in recording.seen if "pragma_" in q]
+    assert len(pragma_queries) == 3
+    assert all("NOT IN" in q and set(p) == {"tmp_import", "tmp_other"} for q, p in pragma_queries)
+
+
+def test_ignore_applies_to_the_postgres_reflection_too(pg: PostgresDatabase) -> None:
+    pg.execute("CREATE TABLE kept (id int); CREATE TABLE tmp_import (id int); CREATE TYPE tmp_mood AS ENUM ('a');")
+    schema = reflect_pg(pg.url, ("tmp_*",))
+    assert (list(schema.tables), schema.enums) == (["kept"], {})
+
+
+def reflect_pg(url: str, ignore: tuple[str, ...]) -> Schema:
+    database = Database(DatabaseConfig("t", parse_database_url(url, Path("/")), 5, 60), Redactor())
+    try:
+        with database.session() as session:
+            return reflect(session, ignore)
+    finally:
+        database.close()

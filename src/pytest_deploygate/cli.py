@@ -57,7 +57,7 @@ def snapshot_command(args: argparse.Namespace) -> int:
     database = Database(DatabaseConfig("snapshot", url, args.connect_timeout, args.statement_timeout), redact)
     try:
         with database.session() as session:
-            schema = reflect(session).without(tuple(args.ignore))
+            schema = reflect(session, tuple(args.ignore))
     except CheckError as exc:
         print(f"deploygate snapshot: {redact(str(exc))}", file=sys.stderr)
         return 1

@@ -82,6 +82,12 @@ def compare_table(name: str, expected: Table, actual: Table) -> list[str]:
     """Each difference between two tables, said as expected vs actual. Column order is ignored."""
     if expected == actual:  # the usual case, decided by dict equality in C
         return []
+    if expected.virtual != actual.virtual:  # a virtual table is its definition (SQLite: FTS5, R*Tree)
+        if actual.virtual is None:
+            return [f"table {name} is an ordinary table, expected a virtual table ({expected.virtual})"]
+        if expected.virtual is None:
+            return [f"table {name} is a virtual table ({actual.virtual}), expected an ordinary table"]
+        return [f"virtual table {name} is {actual.virtual}, expected {expected.virtual}"]
     differences = []
     for column in sorted(expected.columns.keys() | actual.columns.keys()):
         want, have = expected.columns.get(column), actual.columns.get(column)
@@ -288,11 +294,13 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
     def _live(self, entry: Entry[SchemaOptions], ctx: RunContext) -> Schema:
         alias = entry.database or ""
 
+        ignore = entry.options.ignore
+
         def compute() -> Schema:
             with ctx.database(alias).session(ctx.timeout) as session:
-                return reflect(session)
+                return reflect(session, ignore)  # ignored tables are never touched
 
-        return ctx.memo(("schema", alias), compute).without(entry.options.ignore)
+        return ctx.memo(("schema", alias, ignore), compute)
 
     def run(self, target: Target[SchemaOptions, SchemaPayload], ctx: RunContext) -> Result:
         entry = target.entry

@@ -28,7 +28,12 @@ SNAPSHOT_VERSION = 1
 
 @dataclass
 class Table:
-    """One table. Columns are keyed by name: their order in the table is not compared."""
+    """One table. Columns are keyed by name: their order in the table is not compared.
+
+    A SQLite virtual table (FTS5, R*Tree) is described by its definition alone, `virtual`:
+    `fts5(title, body, content='ads')`. Its columns are the module's business, and reading them
+    would open the table, which FTS5 and R*Tree do not allow a read-only connection.
+    """
 
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)
     primary_key: list[str] = field(default_factory=list)
@@ -36,9 +41,10 @@ class Table:
     indexes: dict[str, str] = field(default_factory=dict)
     foreign_keys: dict[str, str] = field(default_factory=dict)
     checks: dict[str, str] = field(default_factory=dict)
+    virtual: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "columns": {name: self.columns[name] for name in sorted(self.columns)},
             "primary_key": self.primary_key,
             "unique": dict(sorted(self.unique.items())),
@@ -46,6 +52,9 @@ class Table:
             "foreign_keys": dict(sorted(self.foreign_keys.items())),
             "checks": dict(sorted(self.checks.items())),
         }
+        if self.virtual is not None:  # only then: snapshots of ordinary tables stay as they were
+            document["virtual"] = self.virtual
+        return document
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Table:
@@ -56,6 +65,7 @@ class Table:
             indexes=dict(data.get("indexes", {})),
             foreign_keys=dict(data.get("foreign_keys", {})),
             checks=dict(data.get("checks", {})),
+            virtual=str(data["virtual"]) if data.get("virtual") is not None else None,
         )
 
 
@@ -71,13 +81,8 @@ class Schema:
         """The schema less the tables (and enums) whose name matches one of the globs."""
         if not ignore:
             return self
-
-        def kept(name: str) -> bool:
-            bare = name.rsplit(".", 1)[-1]
-            return not any(fnmatchcase(name, glob) or fnmatchcase(bare, glob) for glob in ignore)
-
-        return Schema(self.dialect, {k: v for k, v in self.tables.items() if kept(k)},
-                      {k: v for k, v in self.enums.items() if kept(k)})
+        return Schema(self.dialect, {k: v for k, v in self.tables.items() if not ignored(k, ignore)},
+                      {k: v for k, v in self.enums.items() if not ignored(k, ignore)})
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +112,12 @@ class Schema:
             raise ValueError("is corrupt: a table entry is not of the snapshot's shape") from None
 
 
+def ignored(name: str, ignore: tuple[str, ...]) -> bool:
+    """Whether `name` (`table` or `schema.table`) matches one of the `ignore` globs, whole or bare."""
+    bare = name.rsplit(".", 1)[-1]
+    return any(fnmatchcase(name, glob) or fnmatchcase(bare, glob) for glob in ignore)
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a schema's many small objects are built.
@@ -124,12 +135,19 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def reflect(session: Session) -> Schema:
-    """The schema of the database behind `session` (one read-only transaction)."""
+def reflect(session: Session, ignore: tuple[str, ...] = ()) -> Schema:
+    """The schema of the database behind `session` (one read-only transaction).
+
+    Args:
+        session: an open session.
+        ignore: globs of tables (and enums) to leave out; they are left out before anything of
+            theirs is read, so a table that cannot be read (a SQLite virtual table of a module
+            the reader lacks) is no obstacle once ignored.
+    """
     with gc_paused():
         if session.dialect == "postgresql":
-            return _reflect_postgres(session)
-        return _reflect_sqlite(session)
+            return _reflect_postgres(session, ignore)
+        return _reflect_sqlite(session, ignore)
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
@@ -208,18 +226,22 @@ def _index_body(definition: str) -> str:
     return re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?", lambda m: f"{m.group(1) or ''}ON {m.group(2) or ''}", definition)
 
 
-def _reflect_postgres(session: Session) -> Schema:
+def _reflect_postgres(session: Session, ignore: tuple[str, ...]) -> Schema:
     # printed names are qualified relative to search_path: pin it so that every database prints
     # them alike (a restore may come with another search_path)
     session.query("SET LOCAL search_path = pg_catalog")
     schema = Schema("postgresql")
     names: dict[int, str] = {}
     for oid, nspname, relname in session.query(_PG_TABLES).rows:
-        names[oid] = _pg_name(nspname, relname)
-        schema.tables[names[oid]] = Table()
+        name = _pg_name(nspname, relname)
+        if not ignored(name, ignore):
+            names[oid] = name
+            schema.tables[name] = Table()
     tables = {oid: schema.tables[name] for oid, name in names.items()}
 
     for relid, column, type_, notnull, default, identity, generated, collation in session.query(_PG_QUERIES["columns"]).rows:
+        if relid not in tables:
+            continue
         spec: dict[str, Any] = {"type": type_, "nullable": not notnull, "default": default}
         if identity:
             spec["identity"] = {"a": "always", "d": "by default"}[identity]
@@ -230,7 +252,9 @@ def _reflect_postgres(session: Session) -> Schema:
         tables[relid].columns[column] = spec
 
     for relid, conname, contype, definition, columns in session.query(_PG_QUERIES["constraints"]).rows:
-        table = tables[relid]
+        table = tables.get(relid)
+        if table is None:
+            continue
         if contype == "p":
             table.primary_key = list(columns)
         elif contype in ("u", "x"):
@@ -241,19 +265,27 @@ def _reflect_postgres(session: Session) -> Schema:
             table.checks[conname] = definition
 
     for relid, index_name, definition in session.query(_PG_QUERIES["indexes"]).rows:
-        tables[relid].indexes[index_name] = _index_body(definition)
+        if relid in tables:
+            tables[relid].indexes[index_name] = _index_body(definition)
 
     for nspname, typname, label in session.query(_PG_QUERIES["enums"]).rows:
-        schema.enums.setdefault(_pg_name(nspname, typname), []).append(label)
+        name = _pg_name(nspname, typname)
+        if not ignored(name, ignore):
+            schema.enums.setdefault(name, []).append(label)
     return schema
 
 
 # -- SQLite -------------------------------------------------------------------------------------
 
+_SQLITE_TABLES = """
+SELECT name, sql FROM sqlite_schema
+WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+"""
+# each joins a pragma to every table but those left out ({skip}: virtual, shadow and ignored tables)
 _SQLITE_COLUMNS = """
 SELECT m.name, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden, m.sql
 FROM sqlite_schema m JOIN pragma_table_xinfo(m.name) p
-WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{skip}
 ORDER BY m.name, p.cid
 """
 _SQLITE_INDEXES = """
@@ -262,19 +294,32 @@ FROM sqlite_schema m
 JOIN pragma_index_list(m.name) il
 JOIN pragma_index_xinfo(il.name) ii
 LEFT JOIN sqlite_schema ix ON ix.type = 'index' AND ix.name = il.name
-WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND ii.key = 1
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{skip} AND ii.key = 1
 ORDER BY m.name, il.name, ii.seqno
 """
 _SQLITE_FOREIGN_KEYS = """
 SELECT m.name, f.id, f.seq, f."table", f."from", f."to", f.on_update, f.on_delete, f."match"
 FROM sqlite_schema m JOIN pragma_foreign_key_list(m.name) f
-WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'{skip}
 ORDER BY m.name, f.id, f.seq
 """
 
+#: the shadow tables each virtual table module keeps its data in (`<table>_<suffix>`): left out,
+#: their layout is the module's and changes with the SQLite version; the virtual table stands for them
+_SHADOW_SUFFIXES = {
+    "fts5": ("data", "idx", "content", "docsize", "config"),
+    "fts4": ("content", "segments", "segdir", "docsize", "stat"),
+    "fts3": ("content", "segments", "segdir", "docsize", "stat"),
+    "rtree": ("node", "parent", "rowid"),
+    "rtree_i32": ("node", "parent", "rowid"),
+    "geopoly": ("node", "parent", "rowid"),
+}
+_VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(\w+)\s*(.*)$", re.IGNORECASE | re.DOTALL)
+
 
 def sqlite_catalog_queries() -> dict[str, str]:
-    return {"columns": _SQLITE_COLUMNS, "indexes": _SQLITE_INDEXES, "foreign_keys": _SQLITE_FOREIGN_KEYS}
+    return {"tables": _SQLITE_TABLES, "columns": _SQLITE_COLUMNS.format(skip=""),
+            "indexes": _SQLITE_INDEXES.format(skip=""), "foreign_keys": _SQLITE_FOREIGN_KEYS.format(skip="")}
 
 
 def _squash(sql: str) -> str:
@@ -297,10 +342,34 @@ def _check_constraints(create_sql: str) -> list[str]:
     return found
 
 
-def _reflect_sqlite(session: Session) -> Schema:
+def _sqlite_tables(session: Session, schema: Schema, ignore: tuple[str, ...]) -> list[str]:
+    """Describe the virtual tables; the names the pragma queries must leave out."""
+    rows = session.query(_SQLITE_TABLES).rows
+    virtual = {}
+    for name, sql in rows:
+        match = _VIRTUAL.match(sql or "")
+        if match:
+            virtual[name] = (match.group(1).lower(), f"{match.group(1)}{_squash(match.group(2))}")
+    shadows = {f"{name}_{suffix}" for name, (module, _) in virtual.items() for suffix in _SHADOW_SUFFIXES.get(module, ())}
+    skip = []
+    for name, _ in rows:
+        if name in virtual or name in shadows or ignored(name, ignore):
+            skip.append(name)
+            if name in virtual and not ignored(name, ignore):
+                schema.tables[name] = Table(virtual=virtual[name][1])
+    return skip
+
+
+def _reflect_sqlite(session: Session, ignore: tuple[str, ...]) -> Schema:
     schema = Schema("sqlite")
+    skip = _sqlite_tables(session, schema, ignore)
+    # tables left out are never named to a pragma: that would open them (virtual tables refuse a
+    # read-only connection, and an ignored table is ignored because it may not be readable)
+    where = f" AND m.name NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+    params = tuple(skip) or None
     pk_columns: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for table_name, column, type_, notnull, default, pk, hidden, create_sql in session.query(_SQLITE_COLUMNS).rows:
+    for table_name, column, type_, notnull, default, pk, hidden, create_sql in session.query(
+            _SQLITE_COLUMNS.format(skip=where), params).rows:
         table = schema.tables.get(table_name)
         if table is None:
             table = schema.tables[table_name] = Table()
@@ -317,7 +386,8 @@ def _reflect_sqlite(session: Session) -> Schema:
 
     index_columns: dict[tuple[str, str], list[str]] = defaultdict(list)
     index_info: dict[tuple[str, str], tuple[int, str, str | None]] = {}
-    for table_name, index_name, unique, origin, _seq, column, desc, collation, sql in session.query(_SQLITE_INDEXES).rows:
+    for table_name, index_name, unique, origin, _seq, column, desc, collation, sql in session.query(
+            _SQLITE_INDEXES.format(skip=where), params).rows:
         part = column if column is not None else "<expression>"
         if desc:
             part += " DESC"
@@ -337,7 +407,8 @@ def _reflect_sqlite(session: Session) -> Schema:
             table.indexes[index_name] = _squash(sql) if sql else f"{'UNIQUE ' if unique else ''}({', '.join(parts)})"
 
     foreign: dict[tuple[str, int], list[Any]] = {}
-    for table_name, fk_id, _seq, target, source, to, on_update, on_delete, match in session.query(_SQLITE_FOREIGN_KEYS).rows:
+    for table_name, fk_id, _seq, target, source, to, on_update, on_delete, match in session.query(
+            _SQLITE_FOREIGN_KEYS.format(skip=where), params).rows:
         entry = foreign.setdefault((table_name, fk_id), [target, [], [], on_update, on_delete, match])
         entry[1].append(source)
         entry[2].append(to if to is not None else "<primary key>")

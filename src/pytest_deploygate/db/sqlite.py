@@ -30,6 +30,7 @@ _ARGUMENT_PRAGMAS = {
 _READ_PRAGMAS = _ARGUMENT_PRAGMAS | {
     "collation_list", "database_list", "function_list", "table_list", "compile_options", "user_version",
     "schema_version", "application_id", "encoding", "page_count", "page_size", "freelist_count",
+    "data_version",  # FTS5 reads it on every query of a full-text table
 }
 
 
