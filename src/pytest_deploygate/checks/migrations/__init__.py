@@ -152,12 +152,19 @@ class MigrationsOptions:
         directory: the migrations folder, resolved against the config file.
         directory_text: the folder as the config writes it, for messages.
         table: the tracking table: `(table,)` or `(schema, table)`.
+        app_labels: django: an app's folder -> its label, over what its `apps.py` says.
     """
 
     tool: str
     directory: Path
     directory_text: str
     table: tuple[str, ...]  # (table,) or (schema, table)
+    app_labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def reader(self) -> Tool[Any]:
+        """The tool, set up with the entry's own keys."""
+        return Django(dict(self.app_labels)) if self.app_labels else TOOLS[self.tool]
 
     @property
     def table_text(self) -> str:
@@ -205,7 +212,10 @@ class MigrationsCheck(AspectKind[MigrationsOptions, MigrationsState]):
         table = tuple(table_text.split("."))
         if not 1 <= len(table) <= 2 or not all(part.strip() for part in table):
             raise reader.error("table", f'"{table_text}" is not a table name (write "table" or "schema.table")')
-        return MigrationsOptions(tool, directory, text, table)
+        app_labels = reader.string_table("app_labels")
+        if app_labels and tool != "django":
+            raise reader.error("app_labels", "is for tool = \"django\" only (an app's folder -> its label)")
+        return MigrationsOptions(tool, directory, text, table, tuple(sorted(app_labels.items())))
 
     def default_name(self, options: MigrationsOptions, entry_index: int, database: str | None) -> str:
         return database or f"migrations{entry_index}"
@@ -232,7 +242,7 @@ class MigrationsCheck(AspectKind[MigrationsOptions, MigrationsState]):
         if tracking is None:
             return MigrationsState(None)  # the folder is not read: every aspect fails on the table
         try:
-            findings = TOOLS[options.tool].findings(options.directory, tracking.rows)
+            findings = options.reader.findings(options.directory, tracking.rows)
         except CheckError as exc:
             # the table was read: its aspect still passes; the others fail with why
             return MigrationsState(tracking.rows, error=exc)
