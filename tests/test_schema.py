@@ -383,8 +383,12 @@ def test_a_bad_snapshot_file_is_one_config_error(gate: Gate, content: str, messa
 @pytest.mark.parametrize(
     ("keys", "message"),
     [
-        ("", 'key "snapshot": give either snapshot (a file) or require (tables and columns), one of them'),
-        ('snapshot = "s.json"\nrequire = { a = [] }', 'key "require": give either snapshot'),
+        ("", 'key "snapshot": give one of snapshot (a file), against (another database) or require (tables and columns)'),
+        ('snapshot = "s.json"\nrequire = { a = [] }', 'key "require": give one of snapshot'),
+        ('against = "main"', 'key "against": is database "main" itself: name another database (staging)'),
+        ('against = "stagin"', 'key "against": unknown database "stagin"'),
+        ('snapshot = "s.json"\nprivileges = true', 'key "privileges": compares the grants of two live databases: '
+                                                    'it goes with against (snapshots do not record grants)'),
         ("require = { a = 1 }", 'key "require.a": expected a list of column names ([] for the table alone)'),
         ('require = { a = [] }\nignor = ["x"]', 'key "ignor": unknown key (did you mean "ignore"?)'),
     ],

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -312,3 +313,143 @@ def reflect_pg(url: str, ignore: tuple[str, ...]) -> Schema:
             return reflect(session, ignore)
     finally:
         database.close()
+
+
+# -- against: production compared with staging ----------------------------------------------------
+
+
+def against_gate(gate: Gate, main: str, staging: str, extra: str = "") -> None:
+    gate.config(f'''
+        [databases.main]
+        url = "{main}"
+
+        [databases.staging]
+        url = "{staging}"
+
+        [[schema]]
+        database = "main"
+        against = "staging"
+        {extra}
+    ''')
+
+
+def test_against_a_restored_copy_on_another_server_finds_no_difference(gate: Gate, pg: PostgresDatabase,
+                                                                        pg2: PostgresDatabase) -> None:
+    """Staging is the database the release was tested on; production is its dump restored on the
+    second server (another major version in CI). Same items and ids as a snapshot compare."""
+    pg.execute(EXPRESSIONS_PG)
+    dump_and_restore(pg, pg2)
+    against_gate(gate, pg2.url, pg.url)
+    result = gate.run("-v")
+    result.assert_outcomes(passed=len(reflect_url(pg.url).tables) + 2)
+    result.stdout.fnmatch_lines([
+        "*schema[[]main.ads[]] PASSED*",
+        "*schema[[]main.ops.jobs[]] PASSED*",
+        "*schema[[]main:enums[]] PASSED*",
+        "*schema[[]main:unexpected-tables[]] PASSED*",
+    ])
+
+
+def test_against_names_each_drift_from_staging(gate: Gate, pg: PostgresDatabase, pg2: PostgresDatabase) -> None:
+    pg.execute(EXPRESSIONS_PG)
+    dump_and_restore(pg, pg2)
+    pg2.execute("""
+        ALTER TABLE ads DROP COLUMN slug CASCADE;
+        ALTER TABLE ads ADD COLUMN hotfix boolean;
+        ALTER TABLE categories ALTER COLUMN name DROP NOT NULL;
+        CREATE TABLE tmp_import (id int);
+        ALTER TYPE mood ADD VALUE 'angry';
+        DROP TABLE ops.jobs;
+    """)
+    against_gate(gate, pg2.url, pg.url)
+    result = gate.run()
+    result.assert_outcomes(failed=5, passed=len(reflect_url(pg.url).tables) + 2 - 5)
+    result.stdout.fnmatch_lines([
+        "FAILED *schema[[]main.ads[]] - * differences in table ads: column ads.hotfix is not in staging (boolean), ...",
+        "FAILED *schema[[]main.categories[]] - column categories.name is nullable, expected NOT NULL",
+        "FAILED *schema[[]main.ops.jobs[]] - table ops.jobs is missing in main",
+        "FAILED *schema[[]main:enums[]] - enum mood labels are sad, ok, happy, angry, expected sad, ok, happy",
+        "FAILED *schema[[]main:unexpected-tables[]] - 1 table in main is not in staging: tmp_import",
+    ], consecutive=False)
+
+
+def test_against_on_sqlite(gate: Gate) -> None:
+    gate.sqlite(SEARCHABLE_SQLITE, "prod.db")
+    gate.sqlite(SEARCHABLE_SQLITE, "staging.db")
+    against_gate(gate, "sqlite:///prod.db", "sqlite:///staging.db")
+    gate.run().assert_outcomes(passed=5)  # ads, ads_fts, notes_fts, places, unexpected tables
+    gate.sqlite("ALTER TABLE ads ADD COLUMN price INTEGER CHECK (price >= 0);", "staging.db")
+    result = gate.run()
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(["  check constraint check_1 on ads is missing (expected price >= 0)",
+                                 "FAILED *schema[[]main.ads[]] - 2 differences in table ads: "
+                                 "column ads.price is missing (expected integer), ..."], consecutive=False)
+
+
+def test_against_ignores_tables_on_both_sides(gate: Gate) -> None:
+    gate.sqlite("CREATE TABLE ads (id INTEGER); CREATE TABLE tmp_a (x INTEGER);", "prod.db")
+    gate.sqlite("CREATE TABLE ads (id INTEGER); CREATE TABLE tmp_b (y INTEGER);", "staging.db")
+    against_gate(gate, "sqlite:///prod.db", "sqlite:///staging.db", 'ignore = ["tmp_*"]')
+    result = gate.run("-v")
+    result.assert_outcomes(passed=2)
+
+
+GRANTS = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dg_app') THEN CREATE ROLE dg_app; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dg_owner') THEN CREATE ROLE dg_owner; END IF;
+END $$;
+"""
+
+
+def test_against_leaves_owners_and_grants_alone_unless_asked(gate: Gate, pg: PostgresDatabase,
+                                                              pg2: PostgresDatabase) -> None:
+    for database in (pg, pg2):
+        database.execute(GRANTS + "CREATE TABLE ads (id int); CREATE TABLE logs (id int);")
+    pg.execute("GRANT SELECT, INSERT ON ads TO dg_app; GRANT SELECT ON logs TO PUBLIC; ALTER TABLE ads OWNER TO dg_owner;")
+    pg2.execute("GRANT SELECT ON ads TO dg_app;")
+    against_gate(gate, pg2.url, pg.url)
+    gate.run().assert_outcomes(passed=4)  # ads, logs, enums, unexpected tables: owners and grants not compared
+
+    against_gate(gate, pg2.url, pg.url, "privileges = true")
+    result = gate.run()
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([
+        "FAILED *schema[[]main.ads[]] - grant to dg_app on ads is SELECT, expected INSERT, SELECT",
+        "FAILED *schema[[]main.logs[]] - grant to PUBLIC on logs is missing (expected SELECT)",
+    ], consecutive=False)
+
+    # the owner's own privileges are not grants to compare: a different owner is no difference
+    pg2.execute("GRANT INSERT ON ads TO dg_app; GRANT SELECT ON logs TO PUBLIC; ALTER TABLE logs OWNER TO dg_owner;")
+    gate.run().assert_outcomes(passed=4)
+
+
+def test_against_a_database_that_cannot_be_read_is_one_item_saying_why(gate: Gate, pg: PostgresDatabase) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
+    against_gate(gate, pg.url, f"postgresql://deploy:s3cr3t-pw@127.0.0.1:{port}/app?connect_timeout=2")
+    result = gate.run("-v")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "FAILED *schema[[]main:against[]] - cannot read the schema of staging to compare with: "
+        'cannot connect to database "staging" *',
+    ])
+    assert "s3cr3t-pw" not in result.stdout.str()
+
+
+def test_against_collects_the_same_items_on_every_xdist_worker(gate: Gate, pg: PostgresDatabase,
+                                                                 pg2: PostgresDatabase) -> None:
+    pg.execute(EXPRESSIONS_PG)
+    dump_and_restore(pg, pg2)
+    against_gate(gate, pg2.url, pg.url)
+    gate.run("-n", "2").assert_outcomes(passed=len(reflect_url(pg.url).tables) + 2)
+
+
+def test_privileges_is_for_postgresql(gate: Gate) -> None:
+    gate.sqlite("CREATE TABLE t (id int);", "prod.db")
+    gate.sqlite("CREATE TABLE t (id int);", "staging.db")
+    against_gate(gate, "sqlite:///prod.db", "sqlite:///staging.db", "privileges = true")
+    result = gate.run()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(['*schema]] #1: key "privileges": SQLite has no grants to compare'])

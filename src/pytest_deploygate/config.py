@@ -133,12 +133,17 @@ class EntryReader:
     def database_config(self, alias: str) -> DatabaseConfig:
         return self._loading.databases[alias]
 
+    @property
+    def redactor(self) -> Redactor:
+        """Scrubs what was read so far that could be secret (database passwords, `${VAR}` values):
+        for a kind that reaches a database while it parses."""
+        return Redactor([*self._loading.used.values(), *self._loading.secrets])
+
     def error(self, key: str | None, message: str) -> ConfigError:
         """A ConfigError about `key` of this table; secrets read so far are masked in `message`
         (`statement_timeout = "${DB_PASSWORD}"` quotes what it read)."""
         full = f"{self._prefix}{key}" if key else (self._prefix.rstrip(".") or None)
-        redact = Redactor([*self._loading.used.values(), *self._loading.secrets])
-        return ConfigError(self._loading.display, self.where, full, redact(message))
+        return ConfigError(self._loading.display, self.where, full, self.redactor(message))
 
     def add_secret(self, value: str) -> None:
         """Mark a value (a header value, a token) as never to be shown."""

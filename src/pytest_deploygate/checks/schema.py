@@ -1,7 +1,9 @@
-"""`[[schema]]`: the live schema against a snapshot file, or against what must exist.
+"""`[[schema]]`: the live schema against a snapshot file, another live database, or what must exist.
 
 The live schema is reflected once per database per process (bulk catalog queries, see
-:mod:`pytest_deploygate.db.reflect`) and shared by every per-table item.
+:mod:`pytest_deploygate.db.reflect`) and shared by every per-table item. With `against`, the other
+database (the reference: staging, where the release was tested) is reflected when the gate is
+collected, since its tables are the items, and compared exactly as a snapshot would be.
 """
 
 from __future__ import annotations
@@ -16,18 +18,41 @@ from typing import Any, Literal
 
 from ..api import CheckKind, Entry, Result, RunContext, Target
 from ..config import EntryReader
+from ..db import Database
 from ..db.expressions import same_expression
 from ..db.reflect import Schema, Table, gc_paused, reflect
+from ..errors import CheckError
 from ..wording import plural
 from . import BUILTIN
 
 
 @dataclass(frozen=True)
 class SchemaOptions:
+    """A `[[schema]]` entry's own keys, and what was read for them at collection.
+
+    Attributes:
+        snapshot_path: `snapshot`: the snapshot file.
+        require: `require`: (table, its required columns).
+        ignore: globs of tables and enums left out on both sides.
+        expected: the reference schema: the snapshot's content or the `against` database's, read
+            at collection; None when the snapshot file is missing or the database could not be read.
+        against: `against`: the alias of the reference database.
+        privileges: compare grants too (`against` on PostgreSQL).
+        unreadable: why the `against` database could not be read at collection.
+    """
+
     snapshot_path: Path | None
     require: tuple[tuple[str, tuple[str, ...]], ...]
     ignore: tuple[str, ...]
-    expected: Schema | None  # the snapshot's content, read at collection; None when the file is missing
+    expected: Schema | None
+    against: str | None = None
+    privileges: bool = False
+    unreadable: str = ""
+
+    @property
+    def reference(self) -> str:
+        """What the live schema is compared with, as messages name it."""
+        return self.against if self.against is not None else "the snapshot"
 
 
 @dataclass(frozen=True)
@@ -49,7 +74,7 @@ class SnapshotTable:
 class SnapshotPart:
     """`snapshot`: the file itself is missing, the enums, or the live tables it does not know."""
 
-    part: Literal["missing", "enums", "unexpected"]
+    part: Literal["missing", "enums", "unexpected", "unreadable"]
 
 
 SchemaPayload = RequiredTable | SnapshotTable | SnapshotPart
@@ -66,20 +91,26 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _compare_named(what: str, table: str, expected: Mapping[str, str], actual: Mapping[str, str]) -> list[str]:
+def _compare_named(what: str, table: str, expected: Mapping[str, str], actual: Mapping[str, str],
+                   reference: str = "the snapshot") -> list[str]:
     differences = []
     for name in sorted(expected.keys() | actual.keys()):
         if name not in actual:
             differences.append(f"{what} {name} on {table} is missing (expected {expected[name]})")
         elif name not in expected:
-            differences.append(f"{what} {name} on {table} is not in the snapshot ({actual[name]})")
+            differences.append(f"{what} {name} on {table} is not in {reference} ({actual[name]})")
         elif not same_expression(expected[name], actual[name]):
             differences.append(f"{what} {name} on {table} is {actual[name]}, expected {expected[name]}")
     return differences
 
 
-def compare_table(name: str, expected: Table, actual: Table) -> list[str]:
-    """Each difference between two tables, said as expected vs actual. Column order is ignored."""
+def compare_table(name: str, expected: Table, actual: Table, reference: str = "the snapshot") -> list[str]:
+    """Each difference between two tables, said as expected vs actual.
+
+    Column order is ignored; expressions (defaults, checks, index definitions) are compared by
+    meaning (:func:`~pytest_deploygate.db.expressions.same_expression`); grants only when both
+    sides were reflected with them. `reference` names the expected side in messages.
+    """
     if expected == actual:  # the usual case, decided by dict equality in C
         return []
     if expected.virtual != actual.virtual:  # a virtual table is its definition (SQLite: FTS5, R*Tree)
@@ -94,7 +125,7 @@ def compare_table(name: str, expected: Table, actual: Table) -> list[str]:
         if have is None and want is not None:
             differences.append(f"column {name}.{column} is missing (expected {want['type']})")
         elif want is None and have is not None:
-            differences.append(f"column {name}.{column} is not in the snapshot ({have['type']})")
+            differences.append(f"column {name}.{column} is not in {reference} ({have['type']})")
         elif want is not None and have is not None:
             for key in sorted(want.keys() | have.keys()):
                 if want.get(key) != have.get(key) and not (key == "default" and same_expression(want.get(key), have.get(key))):
@@ -108,21 +139,24 @@ def compare_table(name: str, expected: Table, actual: Table) -> list[str]:
     if expected.primary_key != actual.primary_key:
         differences.append(f"primary key of {name} is {_show(actual.primary_key or None)}, "
                            f"expected {_show(expected.primary_key or None)}")
-    differences += _compare_named("unique constraint", name, expected.unique, actual.unique)
-    differences += _compare_named("index", name, expected.indexes, actual.indexes)
-    differences += _compare_named("foreign key", name, expected.foreign_keys, actual.foreign_keys)
-    differences += _compare_named("check constraint", name, expected.checks, actual.checks)
+    differences += _compare_named("unique constraint", name, expected.unique, actual.unique, reference)
+    differences += _compare_named("index", name, expected.indexes, actual.indexes, reference)
+    differences += _compare_named("foreign key", name, expected.foreign_keys, actual.foreign_keys, reference)
+    differences += _compare_named("check constraint", name, expected.checks, actual.checks, reference)
+    if expected.privileges is not None and actual.privileges is not None:
+        differences += _compare_named("grant to", name, expected.privileges, actual.privileges, reference)
     return differences
 
 
-def compare_enums(expected: Mapping[str, list[str]], actual: Mapping[str, list[str]]) -> list[str]:
+def compare_enums(expected: Mapping[str, list[str]], actual: Mapping[str, list[str]],
+                  reference: str = "the snapshot") -> list[str]:
     differences = []
     for name in sorted(expected.keys() | actual.keys()):
         want, have = expected.get(name), actual.get(name)
         if have is None and want is not None:
             differences.append(f"enum {name} is missing (expected {', '.join(want)})")
         elif want is None and have is not None:
-            differences.append(f"enum {name} is not in the snapshot ({', '.join(have)})")
+            differences.append(f"enum {name} is not in {reference} ({', '.join(have)})")
         elif want != have:
             differences.append(f"enum {name} labels are {', '.join(have or [])}, expected {', '.join(want or [])}")
     return differences
@@ -242,10 +276,17 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
     def parse(self, reader: EntryReader) -> SchemaOptions:
         snapshot_path = reader.path("snapshot")
         require_table = reader.raw("require")
+        against = reader.database("against") if reader.has("against") else None
         ignore = reader.strings("ignore", interpolate=False)
-        if (snapshot_path is None) == (require_table is None):
-            raise reader.error("snapshot" if snapshot_path is None else "require",
-                               "give either snapshot (a file) or require (tables and columns), one of them")
+        privileges = reader.boolean("privileges")
+        given = [key for key, value in (("snapshot", snapshot_path), ("require", require_table), ("against", against))
+                 if value is not None]
+        if len(given) != 1:
+            raise reader.error(given[1] if len(given) > 1 else "snapshot",
+                               "give one of snapshot (a file), against (another database) or require (tables and columns)")
+        if privileges and against is None:
+            raise reader.error("privileges", "compares the grants of two live databases: it goes with against "
+                                             "(snapshots do not record grants)")
         require: list[tuple[str, tuple[str, ...]]] = []
         if require_table is not None:
             if not isinstance(require_table, dict) or not require_table:
@@ -257,6 +298,8 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
                 if not isinstance(columns, list) or not all(isinstance(c, str) and c.strip() for c in columns):
                     raise reader.error(f"require.{table}", "expected a list of column names ([] for the table alone)")
                 require.append((table, tuple(columns)))
+        if against is not None:
+            return self._parse_against(reader, against, ignore, privileges)
         expected = None
         if snapshot_path is not None and snapshot_path.exists():
             try:
@@ -271,11 +314,37 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
             expected = expected.without(ignore)
         return SchemaOptions(snapshot_path, tuple(require), ignore, expected)
 
+    @staticmethod
+    def _parse_against(reader: EntryReader, against: str, ignore: tuple[str, ...], privileges: bool) -> SchemaOptions:
+        """Reflect the reference database now: its tables are the items. A database that cannot be
+        read is not a config error; the entry becomes one item that says why."""
+        database = reader.database()
+        if against == database:
+            raise reader.error("against", f'is database "{database}" itself: name another database (staging)')
+        config, other = reader.database_config(database), reader.database_config(against)
+        if config.url.dialect != other.url.dialect:
+            raise reader.error("against", f'database "{against}" is {other.url.dialect}, but database "{database}" '
+                                          f"is {config.url.dialect}: schemas compare within one engine")
+        if privileges and config.url.dialect != "postgresql":
+            raise reader.error("privileges", "SQLite has no grants to compare")
+        reference = Database(other, reader.redactor)
+        try:
+            with reference.session() as session:
+                expected = reflect(session, ignore, privileges=privileges)
+        except CheckError as exc:  # DatabaseUnavailable, QueryError: said, redacted, by the database
+            return SchemaOptions(None, (), ignore, None, against, privileges, unreadable=str(exc))
+        finally:
+            reference.close()
+        return SchemaOptions(None, (), ignore, expected, against, privileges)
+
     def expand(self, entry: Entry[SchemaOptions]) -> list[Target[SchemaOptions, SchemaPayload]]:
         options = entry.options
         if options.require:
             return [Target.at(entry, table, payload=RequiredTable(table, columns), subject=table)
                     for table, columns in options.require]
+        if options.unreadable:
+            return [Target.at(entry, aspect="against", payload=SnapshotPart("unreadable"),
+                              subject=f"schema of {options.against}")]
         if options.expected is None:
             return [Target.at(entry, aspect="snapshot", payload=SnapshotPart("missing"),
                               subject=str(options.snapshot_path))]
@@ -294,13 +363,13 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
     def _live(self, entry: Entry[SchemaOptions], ctx: RunContext) -> Schema:
         alias = entry.database or ""
 
-        ignore = entry.options.ignore
+        ignore, privileges = entry.options.ignore, entry.options.privileges
 
         def compute() -> Schema:
             with ctx.database(alias).session(ctx.timeout) as session:
-                return reflect(session, ignore)  # ignored tables are never touched
+                return reflect(session, ignore, privileges=privileges)  # ignored tables are never touched
 
-        return ctx.memo(("schema", alias, ignore), compute)
+        return ctx.memo(("schema", alias, ignore, privileges), compute)
 
     def run(self, target: Target[SchemaOptions, SchemaPayload], ctx: RunContext) -> Result:
         entry = target.entry
@@ -322,6 +391,8 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
             return Result.fail(f"{len(missing)} columns of {table} are missing: {', '.join(missing)}",
                                missing, missing_columns=len(missing))
 
+        if isinstance(payload, SnapshotPart) and payload.part == "unreadable":
+            return Result.error(f"cannot read the schema of {options.against} to compare with: {options.unreadable}")
         path = options.snapshot_path
         if ctx.options.update_snapshots and path is not None:
             ctx.memo(("schema-written", str(path)), lambda: write_snapshot(path, live))
@@ -337,12 +408,13 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
             actual = live.tables.get(table)
             if actual is None:
                 return Result.fail(f"table {table} is missing in {alias}")
-            return _differences_result(f"table {table}", compare_table(table, expected.tables[table], actual))
+            return _differences_result(f"table {table}", compare_table(table, expected.tables[table], actual,
+                                                                       options.reference))
         if payload.part == "enums":
-            return _differences_result(f"enums of {alias}", compare_enums(expected.enums, live.enums))
+            return _differences_result(f"enums of {alias}", compare_enums(expected.enums, live.enums, options.reference))
         unexpected = sorted(set(live.tables) - set(expected.tables))
         if not unexpected:
-            return Result.ok(f"no tables in {alias} beyond the snapshot", tables=0)
+            return Result.ok(f"no tables in {alias} beyond {options.reference}", tables=0)
         return Result.fail(f"{plural(len(unexpected), 'table')} in {alias} {'is' if len(unexpected) == 1 else 'are'} "
-                           f"not in the snapshot: {', '.join(unexpected[:5])}{', ...' if len(unexpected) > 5 else ''}",
+                           f"not in {options.reference}: {', '.join(unexpected[:5])}{', ...' if len(unexpected) > 5 else ''}",
                            unexpected, tables=len(unexpected))

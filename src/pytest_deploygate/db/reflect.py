@@ -42,6 +42,8 @@ class Table:
     foreign_keys: dict[str, str] = field(default_factory=dict)
     checks: dict[str, str] = field(default_factory=dict)
     virtual: str | None = None
+    #: grantee -> privileges (`SELECT, INSERT`), the owner's own left out; None: not reflected
+    privileges: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -54,6 +56,8 @@ class Table:
         }
         if self.virtual is not None:  # only then: snapshots of ordinary tables stay as they were
             document["virtual"] = self.virtual
+        if self.privileges is not None:
+            document["privileges"] = dict(sorted(self.privileges.items()))
         return document
 
     @classmethod
@@ -66,6 +70,7 @@ class Table:
             foreign_keys=dict(data.get("foreign_keys", {})),
             checks=dict(data.get("checks", {})),
             virtual=str(data["virtual"]) if data.get("virtual") is not None else None,
+            privileges=dict(data["privileges"]) if data.get("privileges") is not None else None,
         )
 
 
@@ -135,7 +140,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def reflect(session: Session, ignore: tuple[str, ...] = ()) -> Schema:
+def reflect(session: Session, ignore: tuple[str, ...] = (), *, privileges: bool = False) -> Schema:
     """The schema of the database behind `session` (one read-only transaction).
 
     Args:
@@ -143,10 +148,12 @@ def reflect(session: Session, ignore: tuple[str, ...] = ()) -> Schema:
         ignore: globs of tables (and enums) to leave out; they are left out before anything of
             theirs is read, so a table that cannot be read (a SQLite virtual table of a module
             the reader lacks) is no obstacle once ignored.
+        privileges: PostgreSQL: read each table's grants too (who may do what; the owner's own
+            and the owner itself are left out, as they differ between environments).
     """
     with gc_paused():
         if session.dialect == "postgresql":
-            return _reflect_postgres(session, ignore)
+            return _reflect_postgres(session, ignore, privileges)
         return _reflect_sqlite(session, ignore)
 
 
@@ -212,6 +219,19 @@ ORDER BY n.nspname, t.typname, e.enumsortorder
 }
 
 
+# grants on each table, to roles other than its owner (PUBLIC as grantee 0)
+_PG_PRIVILEGES = f"""
+WITH t AS ({_PG_TABLES})
+SELECT c.oid, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END,
+       pg_catalog.string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
+FROM pg_catalog.pg_class c
+JOIN t ON t.oid = c.oid
+CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+WHERE a.grantee <> c.relowner
+GROUP BY c.oid, a.grantee
+"""
+
+
 def postgres_catalog_queries() -> dict[str, str]:
     """The catalog queries, by name (the benchmark times them alone)."""
     return {"tables": _PG_TABLES, **_PG_QUERIES}
@@ -226,7 +246,7 @@ def _index_body(definition: str) -> str:
     return re.sub(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?", lambda m: f"{m.group(1) or ''}ON {m.group(2) or ''}", definition)
 
 
-def _reflect_postgres(session: Session, ignore: tuple[str, ...]) -> Schema:
+def _reflect_postgres(session: Session, ignore: tuple[str, ...], privileges: bool = False) -> Schema:
     # printed names are qualified relative to search_path: pin it so that every database prints
     # them alike (a restore may come with another search_path)
     session.query("SET LOCAL search_path = pg_catalog")
@@ -272,6 +292,14 @@ def _reflect_postgres(session: Session, ignore: tuple[str, ...]) -> Schema:
         name = _pg_name(nspname, typname)
         if not ignored(name, ignore):
             schema.enums.setdefault(name, []).append(label)
+
+    if privileges:
+        grants: dict[int, dict[str, str]] = {oid: {} for oid in tables}
+        for relid, grantee, granted in session.query(_PG_PRIVILEGES).rows:
+            if relid in grants:
+                grants[relid][grantee] = granted
+        for oid, table in tables.items():
+            table.privileges = grants[oid]
     return schema
 
 
