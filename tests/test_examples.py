@@ -87,3 +87,17 @@ def test_schema_example_passes_and_catches_incident_1(example: Example, monkeypa
         "FAILED deploygate.toml::schema[[]main.user_favorites[]] - table user_favorites is missing in main",
     ], consecutive=False)
     assert result.parseoutcomes() == {"passed": 1, "failed": 6}
+
+
+def test_schema_against_example_compares_production_with_staging(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RELEASE_DRIFT", raising=False)
+    example.copy("schema_against")
+    assert example.run("--deploygate").parseoutcomes() == {"passed": 5}  # 4 staging tables + unexpected
+    monkeypatch.setenv("RELEASE_DRIFT", "1")
+    result = example.run("--deploygate")
+    result.stdout.fnmatch_lines([
+        "FAILED deploygate.toml::schema[[]main.ads[]] - 2 differences in table ads: column ads.slug is missing "
+        "(expected text), ...",
+        "FAILED deploygate.toml::schema[[]main.user_favorites[]] - table user_favorites is missing in main",
+    ], consecutive=False)
+    assert result.parseoutcomes() == {"passed": 3, "failed": 2}  # tmp_import is ignored
