@@ -30,6 +30,8 @@ BUILTIN: dict[str, Builtin] = {
                       "schema drift against a snapshot, or tables and columns that must exist"),
     "migrations": Builtin("migrations", "MigrationsCheck",
                           "the migration tool's tracking table agrees with the migrations folder"),
+    "files": Builtin("files", "FilesCheck",
+                     "files the database references exist under a root, and files there are referenced"),
 }
 
 

@@ -6,7 +6,7 @@ Plain Python. A check asks the :class:`DatabasePool` for a :class:`Database` and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,12 +52,18 @@ class Session(Protocol):
     def query(self, sql: str, params: Sequence[Any] | None = None, *, limit: int | None = None) -> QueryResult:
         """Run one statement (never several); fetch at most `limit` rows when given."""
 
-    def stream(self, sql: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
-        """Run one SELECT and yield its rows without holding them all in memory."""
+    def stream(self, sql: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Generator[tuple[Any, ...], None, None]:
+        """Run one SELECT and yield its rows without holding them all in memory. Close the
+        generator (`contextlib.closing`) before the session ends if you may stop early: an open
+        stream holds the connection."""
 
     def user_query(self, sql: str, *, samples: int) -> CountedResult:
         """Run SQL a user wrote (`[[sql]] query`): guarded (:meth:`guard_user_sql`), refused
         without running unless it returns rows, streamed and counted, `samples` rows kept."""
+
+    def user_stream(self, sql: str) -> Generator[tuple[Any, ...], None, None]:
+        """Run SQL a user wrote (`[[files]] query`), guarded and refused unless it returns rows
+        as :meth:`user_query`, and yield all its rows without holding them in memory."""
 
     def guard_user_sql(self) -> None:
         """Raise QueryError when user-written SQL must not run on this connection's role."""

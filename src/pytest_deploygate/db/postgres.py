@@ -7,7 +7,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -275,6 +275,16 @@ class PostgresSession:
             raise self._fail(exc) from None
         return CountedResult(columns, count, kept)
 
+    def user_stream(self, query: str) -> Generator[tuple[Any, ...], None, None]:
+        self.guard_user_sql()
+        if self.describe(query) == 0:
+            raise QueryError(f"the query {NO_ROWS}")
+        try:
+            with self.watchdog.watching(), self.conn.cursor() as cur:
+                yield from cur.stream(query.encode(), size=STREAM_CHUNK)
+        except psycopg.Error as exc:
+            raise self._fail(exc) from None
+
     def _fail(self, exc: psycopg.Error) -> QueryError | DatabaseUnavailable:
         if self.watchdog.fired:
             return DatabaseUnavailable(f"database stopped answering: no reply within "
@@ -296,7 +306,7 @@ class PostgresSession:
             raise self._fail(exc) from None
         return QueryResult(columns, rows)
 
-    def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Generator[tuple[Any, ...], None, None]:
         try:
             with self.conn.cursor(name="deploygate_stream") as cur:
                 with self.watchdog.watching():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -123,7 +123,7 @@ class SQLiteSession:
             raise self._fail(exc) from None
         return QueryResult(columns, [tuple(r) for r in rows])
 
-    def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Generator[tuple[Any, ...], None, None]:
         try:
             cur = self.conn.execute(query, tuple(params or ()))
             while rows := cur.fetchmany(batch):
@@ -150,6 +150,16 @@ class SQLiteSession:
         except (sqlite3.Error, sqlite3.Warning) as exc:
             raise self._fail(exc) from None
         return CountedResult(columns, count, kept)
+
+    def user_stream(self, query: str) -> Generator[tuple[Any, ...], None, None]:
+        try:
+            cur = self.conn.execute(query)
+            if cur.description is None:
+                raise QueryError(f"the query {NO_ROWS}")
+            while rows := cur.fetchmany(10_000):
+                yield from rows
+        except (sqlite3.Error, sqlite3.Warning) as exc:
+            raise self._fail(exc) from None
 
     def ident(self, *parts: str) -> str:
         return quote_ident(*parts)
