@@ -73,6 +73,8 @@ CREATE TABLE ads (
   CONSTRAINT data_obj CHECK (jsonb_typeof(data) = 'object'),
   CONSTRAINT m_in CHECK (m IN ('ok', 'happy')),
   CONSTRAINT coalesce_chk CHECK (coalesce(slug, 'x') <> 'y'),
+  CONSTRAINT kind_typmod_in CHECK (kind IN ('abc'::varchar(3), 'def'::varchar(3))),
+  CONSTRAINT price_round CHECK (round(price::float8)::numeric::text <> '3'),
   CONSTRAINT excl EXCLUDE USING gist (r WITH &&)
 );
 CREATE INDEX ads_published ON ads (created) WHERE status IN ('published', 'archived');
@@ -140,6 +142,11 @@ PRINTED_TWO_WAYS = [
      "ARRAY[('x'::character varying)::text, ('y'::character varying)::text]"),
     ("CHECK (lower(email::text) = ANY (ARRAY['a@b.c'::character varying, 'd@e.f'::character varying]::text[]))",
      "CHECK (lower(email::text) = ANY (ARRAY['a@b.c'::character varying::text, 'd@e.f'::character varying::text]))"),
+    # elements with a type modifier: the modifier is not a grouping to drop
+    ("CHECK (v::text = ANY (ARRAY['a'::character varying(3), 'b'::character varying(3)]::text[]))",
+     "CHECK (v::text = ANY (ARRAY['a'::character varying(3)::text, 'b'::character varying(3)::text]))"),
+    ("((v)::text = ANY ((ARRAY['a'::character varying(3), 'b'::character varying(3)])::text[]))",
+     "((v)::text = ANY (ARRAY[('a'::character varying(3))::text, ('b'::character varying(3))::text]))"),
 ]
 
 
@@ -163,6 +170,9 @@ def test_one_meaning_printed_two_ways_is_the_same(created: str, restored: str) -
     ("'it''s'::text", "'its'::text"),
     ("(a + b)::text", "a + b::text"),
     ("lower((email)::text)", "upper((email)::text)"),
+    # a call's argument cast is not its result's cast (round() on float8 and on numeric differ)
+    ("CHECK (round(f::numeric)::text <> '3'::text)", "CHECK (round(f)::numeric::text <> '3'::text)"),
+    ("(round((f)::numeric))::text", "(round(f))::numeric::text"),
 ])
 def test_expressions_that_differ_in_meaning_still_differ(one: str, other: str) -> None:
     assert not same_expression(one, other)
@@ -398,6 +408,7 @@ GRANTS = """
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dg_app') THEN CREATE ROLE dg_app; END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dg_owner') THEN CREATE ROLE dg_owner; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dg_grantor') THEN CREATE ROLE dg_grantor; END IF;
 END $$;
 """
 
@@ -419,9 +430,20 @@ def test_against_leaves_owners_and_grants_alone_unless_asked(gate: Gate, pg: Pos
         "FAILED *schema[[]main.logs[]] - grant to PUBLIC on logs is missing (expected SELECT)",
     ], consecutive=False)
 
-    # the owner's own privileges are not grants to compare: a different owner is no difference
+    # the owner's own privileges are not grants to compare: a different owner is no difference;
+    # nor is who granted a privilege (two grantors, one privilege)
     pg2.execute("GRANT INSERT ON ads TO dg_app; GRANT SELECT ON logs TO PUBLIC; ALTER TABLE logs OWNER TO dg_owner;")
+    for database in (pg, pg2):
+        database.execute("GRANT SELECT ON ads TO dg_grantor WITH GRANT OPTION; GRANT SELECT ON ads TO PUBLIC;")
+    pg2.execute("SET ROLE dg_grantor; GRANT SELECT ON ads TO PUBLIC; RESET ROLE;")
     gate.run().assert_outcomes(passed=4)
+
+    # a grant option is a difference
+    pg.execute("GRANT SELECT ON ads TO dg_app WITH GRANT OPTION;")
+    result = gate.run()
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *schema[[]main.ads[]] - grant to dg_app on ads is INSERT, SELECT, expected "
+                                 "INSERT, SELECT WITH GRANT OPTION"])
 
 
 def test_against_a_database_that_cannot_be_read_is_one_item_saying_why(gate: Gate, pg: PostgresDatabase) -> None:

@@ -159,14 +159,15 @@ def _normalised(items: tuple[_Node, ...]) -> list[_Node]:
     # inside out: each group first, then this level's casts
     nodes: list[_Node] = [_Group(n.open, tuple(_normalised(n.items))) if isinstance(n, _Group) else n for n in items]
     out: list[_Node] = []
-    pos = 0
-    while pos < len(nodes):
-        node = nodes[pos]
-        if _group(node, "(") and _is(_at(nodes, pos + 1), "cast") and _single_operand(_items(node)):
-            out.extend(_items(node))  # rule 1: (operand)::type is operand::type
+    for pos, node in enumerate(nodes):
+        # rule 1: (operand)::type is operand::type, for parentheses that only group: not a call's
+        # arguments (`round(f::numeric)::text` is not `round(f)::numeric::text`) nor a type's
+        # modifier (`character varying(3)::text`), which follow a name
+        grouping = pos == 0 or _is(nodes[pos - 1], "comma") or _is(nodes[pos - 1], "op")
+        if grouping and _group(node, "(") and _is(_at(nodes, pos + 1), "cast") and _single_operand(_items(node)):
+            out.extend(_items(node))
         else:
             out.append(node)
-        pos += 1
     return _distribute_array_casts(out)
 
 

@@ -219,14 +219,16 @@ ORDER BY n.nspname, t.typname, e.enumsortorder
 }
 
 
-# grants on each table, to roles other than its owner (PUBLIC as grantee 0)
+# grants on each table, to roles other than its owner (PUBLIC as grantee 0): one privilege once,
+# whoever granted it (grantors differ between environments), with its grant option
 _PG_PRIVILEGES = f"""
 WITH t AS ({_PG_TABLES})
 SELECT c.oid, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee) END,
-       pg_catalog.string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
+       pg_catalog.string_agg(DISTINCT g.granted, ', ' ORDER BY g.granted)
 FROM pg_catalog.pg_class c
 JOIN t ON t.oid = c.oid
 CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) a
+CROSS JOIN LATERAL (SELECT a.privilege_type || CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) g(granted)
 WHERE a.grantee <> c.relowner
 GROUP BY c.oid, a.grantee
 """
