@@ -95,3 +95,28 @@ class FreezingProxy:
         self._stop.set()
         for sock in (*self._open, self.sock):
             sock.close()
+
+
+class FirstConnectionProxy(FreezingProxy):
+    """A TCP proxy to a PostgreSQL server that forwards its first connection and closes every
+    later one at once: a database that answers one client and not the next."""
+
+    def __init__(self, connect: Callable[[], socket.socket]) -> None:
+        self.accepted = 0
+        super().__init__(connect)
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            if self.accepted > 1:
+                client.close()
+                continue
+            server = self.connect()
+            self._open += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()

@@ -216,10 +216,14 @@ def test_django_labels_come_from_apps_py_without_importing_it(tmp_path: Path) ->
         "d/migrations/__init__.py": "", "d/migrations/0001_initial.py": "",
         "e/apps.py": "from django.apps import AppConfig\nclass E(AppConfig):\n    name = 'e'\n    label = 'epsilon'\n",
         "e/migrations/__init__.py": "", "e/migrations/0001_initial.py": "",
+        # a config marked default = False is not the one Django takes: the folder's name
+        "f/apps.py": "from django.apps import AppConfig\nclass F(AppConfig):\n    name = 'f'\n    label = 'other'\n"
+                     "    default = False\n",
+        "f/migrations/__init__.py": "", "f/migrations/0001_initial.py": "",
     })
     migrations, _, _ = Django({"e": "custom"}).scan(tmp_path)
     assert [m.name for m in migrations] == ["alpha.0001_initial", "c.0001_initial", "custom.0001_initial",
-                                            "d.0001_initial", "two.0001_initial"]
+                                            "d.0001_initial", "f.0001_initial", "two.0001_initial"]
 
 
 def test_app_labels_in_the_config_override_apps_py(db_sqlite: Backend) -> None:

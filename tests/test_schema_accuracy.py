@@ -475,3 +475,48 @@ def test_privileges_is_for_postgresql(gate: Gate) -> None:
     result = gate.run()
     assert result.ret != 0
     result.stdout.fnmatch_lines(['*schema]] #1: key "privileges": SQLite has no grants to compare'])
+
+
+def test_sqlite_virtual_tables_under_any_spelling_are_never_opened() -> None:
+    """Quoted module names, a name with USING in it, a table named like a shadow of nothing."""
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "odd.db"
+        with sqlite3.connect(path) as conn:
+            conn.executescript("""
+                CREATE VIRTUAL TABLE "q" USING "fts5"(a);
+                CREATE VIRTUAL TABLE "weird USING x" USING fts5(a);
+                CREATE VIRTUAL TABLE r USING [rtree](id, x0, x1);
+                CREATE TABLE ghost_data (x);
+            """)
+        conn.close()
+        schema = reflect_pg(f"sqlite:///{path}", ())
+    assert {name: table.virtual for name, table in schema.tables.items()} == {
+        "q": "fts5(a)", "weird USING x": "fts5(a)", "r": "rtree(id, x0, x1)", "ghost_data": None}
+
+
+def test_many_ignored_sqlite_tables_are_one_parameter(gate: Gate) -> None:
+    gate.sqlite("CREATE TABLE kept (id INTEGER);" + "".join(f"CREATE TABLE tmp_{n} (id INTEGER);" for n in range(1200)))
+    schema = reflect_pg(f"sqlite:///{gate.path / 'app.db'}", ("tmp_*",))
+    assert list(schema.tables) == ["kept"]
+
+
+def test_under_xdist_staging_is_read_once_for_every_worker(gate: Gate, pg: PostgresDatabase,
+                                                            pg2: PostgresDatabase) -> None:
+    """pytest-xdist wants every worker to collect the same items: staging answers the first
+    connection only, and both workers still collect its tables (read once, shared)."""
+    from .helpers import FirstConnectionProxy
+    from .test_safety import _server_socket
+
+    pg.execute(EXPRESSIONS_PG)
+    dump_and_restore(pg, pg2)
+    proxy = FirstConnectionProxy(_server_socket(pg))
+    try:
+        against_gate(gate, pg2.url, f"postgresql://deploygate_reader@127.0.0.1:{proxy.port}/{pg.name}?connect_timeout=5")
+        result = gate.run("-n", "2")
+        result.assert_outcomes(passed=len(reflect_url(pg.url).tables) + 2)
+        assert proxy.accepted == 1
+    finally:
+        proxy.close()

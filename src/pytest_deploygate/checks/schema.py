@@ -8,10 +8,11 @@ collected, since its tables are the items, and compared exactly as a snapshot wo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -265,6 +266,41 @@ def parse_snapshot(text: str) -> Schema:
         return Schema.from_json(data)
 
 
+# -- read once for every xdist worker ------------------------------------------------------------
+
+
+def shared_by_workers(key: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`read()` once per pytest-xdist run, its JSON result shared by every worker that asks.
+
+    Each worker collects the gate itself, and pytest-xdist requires all to collect the same items:
+    a reference database reflected by each worker on its own could answer one and not the other,
+    or change between them. The first worker reads it, under a file lock, and leaves the result
+    in a file of this run (named by PYTEST_XDIST_TESTRUNUID) for the others. Outside xdist, or
+    where file locks do not exist, `read()` is simply called.
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return read()
+    if not run or not run.isalnum():
+        return read()
+    folder = Path(tempfile.gettempdir()) / f"deploygate-xdist-{run}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.exists():
+                found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+                return found
+            result = read()
+            path.write_text(json.dumps(result), encoding="utf-8")
+            return result
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 # -- the kind -----------------------------------------------------------------------------------
 
 
@@ -327,15 +363,21 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
                                           f"is {config.url.dialect}: schemas compare within one engine")
         if privileges and config.url.dialect != "postgresql":
             raise reader.error("privileges", "SQLite has no grants to compare")
-        reference = Database(other, reader.redactor)
-        try:
-            with reference.session() as session:
-                expected = reflect(session, ignore, privileges=privileges)
-        except CheckError as exc:  # DatabaseUnavailable, QueryError: said, redacted, by the database
-            return SchemaOptions(None, (), ignore, None, against, privileges, unreadable=str(exc))
-        finally:
-            reference.close()
-        return SchemaOptions(None, (), ignore, expected, against, privileges)
+        def read() -> dict[str, Any]:
+            reference = Database(other, reader.redactor)
+            try:
+                with reference.session() as session:
+                    return {"schema": reflect(session, ignore, privileges=privileges).to_json()}
+            except CheckError as exc:  # DatabaseUnavailable, QueryError: said, redacted, by the database
+                return {"unreadable": str(exc)}
+            finally:
+                reference.close()
+
+        key = json.dumps([str(reader.base_dir), against, other.url.display, ignore, privileges])
+        found = shared_by_workers(key, read)
+        if "unreadable" in found:
+            return SchemaOptions(None, (), ignore, None, against, privileges, unreadable=str(found["unreadable"]))
+        return SchemaOptions(None, (), ignore, Schema.from_json(found["schema"]), against, privileges)
 
     def expand(self, entry: Entry[SchemaOptions]) -> list[Target[SchemaOptions, SchemaPayload]]:
         options = entry.options

@@ -12,7 +12,9 @@ comparing two schemas is comparing dictionaries (:mod:`pytest_deploygate.checks.
 from __future__ import annotations
 
 import gc
+import json
 import re
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -344,7 +346,11 @@ _SHADOW_SUFFIXES = {
     "rtree_i32": ("node", "parent", "rowid"),
     "geopoly": ("node", "parent", "rowid"),
 }
-_VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+(\w+)\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_NAME = r'(?:"(?:[^"]|"")*"|\[[^\]]*\]|`(?:[^`]|``)*`|[^\s.("\[`]+)'
+_VIRTUAL = re.compile(rf"^\s*CREATE\s+VIRTUAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:{_NAME}\s*\.\s*)?{_NAME}"
+                      rf"\s+USING\s+({_NAME})\s*(.*)$", re.IGNORECASE | re.DOTALL)
+#: SQLite names virtual and shadow tables itself from 3.37 (pragma table_list), without opening them
+_SQLITE_TABLE_LIST = "SELECT name, type FROM pragma_table_list WHERE schema = 'main'"
 
 
 def sqlite_catalog_queries() -> dict[str, str]:
@@ -372,6 +378,12 @@ def _check_constraints(create_sql: str) -> list[str]:
     return found
 
 
+def _unquoted(name: str) -> str:
+    if name[:1] in ('"', "[", "`"):
+        return name[1:-1].replace(name[0] * 2, name[0]) if name[0] != "[" else name[1:-1]
+    return name
+
+
 def _sqlite_tables(session: Session, schema: Schema, ignore: tuple[str, ...]) -> list[str]:
     """Describe the virtual tables; the names the pragma queries must leave out."""
     rows = session.query(_SQLITE_TABLES).rows
@@ -379,14 +391,21 @@ def _sqlite_tables(session: Session, schema: Schema, ignore: tuple[str, ...]) ->
     for name, sql in rows:
         match = _VIRTUAL.match(sql or "")
         if match:
-            virtual[name] = (match.group(1).lower(), f"{match.group(1)}{_squash(match.group(2))}")
-    shadows = {f"{name}_{suffix}" for name, (module, _) in virtual.items() for suffix in _SHADOW_SUFFIXES.get(module, ())}
+            module = _unquoted(match.group(1))
+            virtual[name] = (module.lower(), f"{module}{_squash(match.group(2))}")
+    if sqlite3.sqlite_version_info >= (3, 37):
+        kinds = dict(session.query(_SQLITE_TABLE_LIST).rows)
+        shadows = {name for name, kind in kinds.items() if kind == "shadow"}
+        virtual = {name: virtual.get(name, ("", "")) for name, kind in kinds.items() if kind == "virtual"}
+    else:  # the shadow tables of the modules SQLite ships, by name
+        shadows = {f"{name}_{suffix}" for name, (module, _) in virtual.items()
+                   for suffix in _SHADOW_SUFFIXES.get(module, ())}
     skip = []
     for name, _ in rows:
         if name in virtual or name in shadows or ignored(name, ignore):
             skip.append(name)
             if name in virtual and not ignored(name, ignore):
-                schema.tables[name] = Table(virtual=virtual[name][1])
+                schema.tables[name] = Table(virtual=virtual[name][1] or "(unknown module)")
     return skip
 
 
@@ -394,9 +413,14 @@ def _reflect_sqlite(session: Session, ignore: tuple[str, ...]) -> Schema:
     schema = Schema("sqlite")
     skip = _sqlite_tables(session, schema, ignore)
     # tables left out are never named to a pragma: that would open them (virtual tables refuse a
-    # read-only connection, and an ignored table is ignored because it may not be readable)
-    where = f" AND m.name NOT IN ({', '.join('?' * len(skip))})" if skip else ""
-    params = tuple(skip) or None
+    # read-only connection, and an ignored table is ignored because it may not be readable);
+    # many are one JSON parameter (SQLite before 3.32 allows 999 parameters)
+    params: tuple[Any, ...] | None
+    if len(skip) > 500:
+        where, params = " AND m.name NOT IN (SELECT value FROM json_each(?))", (json.dumps(skip),)
+    else:
+        where = f" AND m.name NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+        params = tuple(skip) or None
     pk_columns: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for table_name, column, type_, notnull, default, pk, hidden, create_sql in session.query(
             _SQLITE_COLUMNS.format(skip=where), params).rows:

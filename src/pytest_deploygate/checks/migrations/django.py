@@ -137,7 +137,9 @@ def app_config_label(apps_py: Path) -> str | None:
                         and isinstance(statement.targets[0], ast.Name)):
                     values[statement.targets[0].id] = base.literal(statement.value)
             configs.append(values)
-    chosen = [c for c in configs if c.get("default") is True] or (configs if len(configs) == 1 else [])
+    # Django skips a config marked `default = False` when it looks for the one to use
+    candidates = [c for c in configs if c.get("default") is not False]
+    chosen = [c for c in candidates if c.get("default") is True] or (candidates if len(candidates) == 1 else [])
     if not chosen:
         return None
     label, name = chosen[0].get("label"), chosen[0].get("name")
