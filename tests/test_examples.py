@@ -30,6 +30,15 @@ def test_quickstart_fails_on_the_incident_naming_the_rows(example: Example, monk
         "  id=202, title=Dune, first edition, slug=''",
         "FAILED deploygate.toml::sql[[]ads-without-slug[]] - query returned 3 rows (expected none)",
     ])
+    # incident 3: the uploads restored from another backup than the database
+    result.stdout.fnmatch_lines([
+        "3 of 200 files referenced by ad_images.file_path are missing under public",
+        "  id=198: uploads/ads/ad-198.webp",
+        "FAILED deploygate.toml::files[[]main.ad_images.file_path:missing[]] - 3 of 200 files referenced by "
+        "ad_images.file_path are missing under public",
+        "WARN deploygate.toml::files[[]main.ad_images.file_path:orphans[]] - 1 file under public matches "
+        "uploads/ads/*.webp but no row of ad_images.file_path references it",
+    ], consecutive=False)
 
 
 def test_quickstart_under_xdist(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:

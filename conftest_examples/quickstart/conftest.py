@@ -1,12 +1,15 @@
 """The quickstart's stand-in for production: a small marketplace in SQLite, built fresh each run.
 
 `pytest --deploygate` checks healthy data and passes. `DEMO_INCIDENT=1 pytest --deploygate` replays
-incident 2 of the SPEC (ads saved with a NULL or empty slug) and the gate fails, saying which rows.
+incident 2 of the SPEC (ads saved with a NULL or empty slug) and incident 3 (the uploads folder
+restored from another backup than the database: three images missing, one nobody references) and
+the gate fails, saying which rows and files.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -50,10 +53,16 @@ def build_demo_database(path: Path, incident: bool) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):  # under -n, the controller has built it already
         return
-    build_demo_database(HERE / "demo.db", incident=os.environ.get("DEMO_INCIDENT") == "1")
+    incident = os.environ.get("DEMO_INCIDENT") == "1"
+    build_demo_database(HERE / "demo.db", incident=incident)
     uploads = HERE / "public" / "uploads" / "ads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 201):
+    shutil.rmtree(uploads, ignore_errors=True)
+    uploads.mkdir(parents=True)
+    # the incident's uploads came from an older backup: the newest three are not there, and an
+    # image of an ad deleted since is
+    for i in range(1, 198 if incident else 201):
         (uploads / f"ad-{i}.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBP")
+    if incident:
+        (uploads / "ad-0.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBP")
     # what a deploy environment would provide; the gate checks it is there, never shows its value
     os.environ.setdefault("DEMO_SESSION_SECRET", "s3cr3t-only-for-the-demo")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 
 def shown(path: str) -> str:
@@ -63,6 +64,46 @@ def glob_regex(pattern: str, case_insensitive: bool = False) -> re.Pattern[str]:
 _UNUSUAL_START = frozenset("/. \t\n\r\x0b\x0c")
 
 
+class GlobMatcher:
+    """A glob tested folder by folder: the folder part once per folder, the name part per file
+    (`*.webp` as an `endswith` over the folder's names), the whole path only when the name part
+    has a `**`."""
+
+    def __init__(self, pattern: str, case_insensitive: bool = False) -> None:
+        folder, _, name = pattern.rpartition("/")
+        self.whole = glob_regex(pattern, case_insensitive) if "**" in name else None
+        self.folder = glob_regex(f"{folder}/" if folder else "", case_insensitive)
+        tail = name[1:]
+        self.suffix = (tail.casefold() if case_insensitive else tail) \
+            if name.startswith("*") and not any(c in tail for c in "*?[") else None
+        self.name = glob_regex(name, case_insensitive)
+
+    def in_folder(self, relative: str) -> Callable[[str, str], object] | None:
+        """A test of (name, path) for the files of the folder `relative`; None when none can match."""
+        whole = self.whole
+        if whole is not None:
+            return lambda _name, path: whole.match(path)
+        if not self.folder.match(f"{relative}/" if relative else ""):
+            return None
+        suffix, name = self.suffix, self.name
+        if suffix is not None:
+            return lambda file_name, _path: file_name.endswith(suffix)
+        return lambda file_name, _path: name.match(file_name)
+
+    def matching(self, relative: str, names: list[str], paths: list[str]) -> list[str]:
+        """The `paths` (of the files `names` in the folder `relative`) that match, a folder at a time."""
+        if self.whole is not None:
+            match = self.whole.match
+            return [p for p in paths if match(p)]
+        if not self.folder.match(f"{relative}/" if relative else ""):
+            return []
+        suffix = self.suffix
+        if suffix is not None:
+            return [p for n, p in zip(names, paths, strict=True) if n.endswith(suffix)]
+        match = self.name.match
+        return [p for n, p in zip(names, paths, strict=True) if match(n)]
+
+
 class PathReader:
     """Stored paths as paths relative to a root.
 
@@ -77,6 +118,26 @@ class PathReader:
         self.root_texts = tuple(dict.fromkeys(os.fspath(root).rstrip("/") + "/" for root in roots))
         self.prefixes = tuple(p for p in strip_prefix if p)
         self.case_insensitive = case_insensitive
+
+    def quick(self, values: list[Any]) -> list[Any]:
+        """Each value as a usual stored path becomes: its prefix stripped, casefolded where asked.
+
+        For a whole batch of rows at C speed. A result that is among the walk's files is a clean
+        relative path already (the walk's names are), so it needs nothing more; every other value
+        goes through :meth:`relative`.
+        """
+        prefixes = self.prefixes
+        if prefixes:
+            values = [self._strip(v) if v.__class__ is str and v.startswith(prefixes) else v for v in values]
+        if self.case_insensitive:
+            values = [v.casefold() if v.__class__ is str else v for v in values]
+        return values
+
+    def _strip(self, value: str) -> str:
+        for prefix in self.prefixes:
+            if value.startswith(prefix):
+                return value[len(prefix):]
+        return value  # pragma: no cover - quick() calls this only for a value with a prefix
 
     def relative(self, stored: str) -> tuple[str, str]:
         """(relative path, "") for a usable path; ("", why) for one that is empty or invalid.
@@ -185,46 +246,81 @@ def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, ca
         progress: called every 10,000 entries (the caller's deadline check).
     """
     real_root = os.path.realpath(root)
-    pattern = glob_regex(glob, case_insensitive) if glob else None
+    matcher = GlobMatcher(glob, case_insensitive) if glob else None
     found = Walk()
     folders = [("", real_root)]
+    next_progress = 10_000
     while folders:
         relative, folder = folders.pop()
         try:
-            entries = os.scandir(folder)
+            with os.scandir(folder) as scan:
+                entries = list(scan)
         except OSError as exc:
             found.unreadable.append((relative or ".", exc.strerror or str(exc)))
             continue
-        with entries:
-            for entry in entries:
-                found.entries += 1
-                if found.entries % 10_000 == 0:
-                    progress()
-                path = f"{relative}/{entry.name}" if relative else entry.name
-                key = path.casefold() if case_insensitive else path
+        found.entries += len(entries)
+        if found.entries >= next_progress:
+            progress()
+            next_progress = found.entries + 10_000
+        prefix = f"{relative}/" if relative else ""
+        try:
+            # a folder's entries a list at a time (is_dir and is_file read the folder's own listing)
+            plain = [e for e in entries if e.is_file(follow_symlinks=False)]
+            others = [e for e in entries if not e.is_file(follow_symlinks=False)]
+        except OSError:  # an entry gone between the listing and the look: one at a time below
+            plain, others = [], entries
+        names = [e.name for e in plain]
+        keys = [prefix + n for n in names]
+        if case_insensitive:
+            names, keys = [n.casefold() for n in names], [k.casefold() for k in keys]
+        found.files.update(keys)
+        folder_key = relative.casefold() if case_insensitive else relative
+        if matcher is not None:
+            found.matching.update(matcher.matching(folder_key, names, keys))
+        if min_size is not None:
+            for entry, key in zip(plain, keys, strict=True):
                 try:
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append((path, entry.path))
-                        continue
-                    if entry.is_file(follow_symlinks=False):
-                        size = entry.stat(follow_symlinks=False).st_size if min_size is not None else None
-                    elif entry.is_symlink():
-                        target, why = confined_target(entry.path, real_root)
-                        if target is None:
-                            found.escaping[key] = why
-                            continue
-                        mode = os.lstat(target)
-                        if not stat.S_ISREG(mode.st_mode):
-                            continue  # a link to a folder (not followed) or to something else
-                        size = mode.st_size if min_size is not None else None
-                    else:
-                        continue  # a socket, a fifo, a device: not a file
+                    size = entry.stat(follow_symlinks=False).st_size
                 except OSError as exc:
-                    found.unreadable.append((path, exc.strerror or str(exc)))
+                    found.unreadable.append((prefix + entry.name, exc.strerror or str(exc)))
                     continue
-                found.files.add(key)
-                if pattern is not None and pattern.match(key):
-                    found.matching.add(key)
-                if size is not None and min_size is not None and size < min_size:
+                if size < min_size:
                     found.small[key] = size
+        if others:
+            matches = matcher.in_folder(folder_key) if matcher is not None else None
+            for entry in others:
+                _other(found, entry, prefix, real_root, folders, matches, min_size, case_insensitive)
     return found
+
+
+def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, folders: list[tuple[str, str]],
+           matches: Callable[[str, str], object] | None, min_size: int | None, case_insensitive: bool) -> None:
+    """An entry that is not a plain file: a folder to walk, a link to resolve inside the root, or
+    something else (a socket, a device), which is not a file."""
+    path = prefix + entry.name
+    key = path.casefold() if case_insensitive else path
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            folders.append((path, entry.path))
+            return
+        if entry.is_file(follow_symlinks=False):  # listed as gone a moment ago, back now
+            size = entry.stat(follow_symlinks=False).st_size
+        elif entry.is_symlink():
+            target, why = confined_target(entry.path, real_root)
+            if target is None:
+                found.escaping[key] = why
+                return
+            mode = os.lstat(target)
+            if not stat.S_ISREG(mode.st_mode):
+                return  # a link to a folder (not followed) or to something else
+            size = mode.st_size
+        else:
+            return  # a socket, a fifo, a device: not a file
+    except OSError as exc:
+        found.unreadable.append((path, exc.strerror or str(exc)))
+        return
+    found.files.add(key)
+    if matches is not None and matches(entry.name.casefold() if case_insensitive else entry.name, key):
+        found.matching.add(key)
+    if min_size is not None and size < min_size:
+        found.small[key] = size
