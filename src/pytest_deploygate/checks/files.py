@@ -20,6 +20,7 @@ from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,9 @@ class FilesState:
         referenced: rows with a usable path.
         found, missing, invalid, nulls, blanks: rows by what their path turned out to be.
         missing_samples, invalid_samples, small_samples: `samples` of each, as shown.
-        unreferenced: the files matching `orphans` that no row references.
+        matching: how many files match `orphans`.
+        unreferenced: the files matching `orphans` that no row references (the walk's set, emptied
+            as rows reference them).
     """
 
     walk: Walk
@@ -95,6 +98,7 @@ class FilesState:
     nulls: int = 0
     blanks: int = 0
     small: int = 0
+    matching: int = 0
     missing_samples: list[str] = field(default_factory=list)
     invalid_samples: list[str] = field(default_factory=list)
     small_samples: list[str] = field(default_factory=list)
@@ -178,7 +182,8 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
         found = walk(options.root, glob=options.orphans, min_size=options.min_size,
                      case_insensitive=options.case_insensitive,
                      progress=lambda: ctx.check_deadline(f"walking {options.root_text}"))
-        state = FilesState(found, unreferenced=set(found.matching))
+        # the glob's matches become the files nobody references yet: the read takes them away
+        state = FilesState(found, matching=len(found.matching), unreferenced=found.matching)
         paths = PathReader((options.root, options.root.resolve()), options.strip_prefix, options.case_insensitive)
         with ctx.database(entry.database or "").session(ctx.timeout) as session:
             columns, rows = self._rows(session, entry, ctx)
@@ -186,11 +191,12 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
             # that is no path): an open stream holds the connection, which the session's
             # rollback then waits for
             with closing(rows):
-                self._read(state, paths, columns, rows, ctx, f"reading {options.source}")
+                decode = session.dialect == "sqlite"  # bytes: the table's column (see _rows), or a query's CAST
+                self._read(state, paths, columns, rows, ctx, f"reading {options.source}", decode)
         return state
 
     def _read(self, state: FilesState, paths: PathReader, columns: tuple[str, ...],
-              rows: Iterator[tuple[Any, ...]], ctx: RunContext, doing: str) -> None:
+              rows: Iterator[tuple[Any, ...]], ctx: RunContext, doing: str, decode: bool) -> None:
         """Each row's path against the walk, 10,000 rows at a time.
 
         The usual row (a plain path to a file that exists) costs set operations in C: the batch's
@@ -200,10 +206,12 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
         """
         files, small, unreferenced = state.walk.files, state.walk.small, state.unreferenced
         at = len(columns)  # table: (key..., path); query: the path is its first column
+        path_of = itemgetter(at)
         while batch := list(islice(rows, 10_000)):
             ctx.check_deadline(doing)
-            # SQLite's column is read as bytes: names need not be UTF-8
-            raw = [v.decode("utf-8", "surrogateescape") if v.__class__ is bytes else v for v in [r[at] for r in batch]]
+            raw = list(map(path_of, batch))
+            if decode:  # SQLite's column is read as bytes: names need not be UTF-8
+                raw = [v.decode("utf-8", "surrogateescape") if v.__class__ is bytes else v for v in raw]
             values = paths.quick(raw)
             seen = set(values)
             if unreferenced:
@@ -296,7 +304,7 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
             return self._missing(state, options, figures, unread, ctx.samples)
         if aspect == "orphans":
             n = len(state.unreferenced)
-            figures = {"orphans": n, "matching": len(state.walk.matching), "referenced": state.referenced}
+            figures = {"orphans": n, "matching": state.matching, "referenced": state.referenced}
             if n:
                 return Result.fail(
                     f"{plural(n, 'file')} under {options.root_text} match{'es' if n == 1 else ''} {options.orphans} "
@@ -306,7 +314,7 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
                 return Result.error(f"{plural(len(unread), 'folder')} under {options.root_text} could not be read: "
                                     f"{'; '.join(unread[:ctx.samples])}")
             return Result.ok(f"every file matching {options.orphans} is referenced "
-                             f"({count(len(state.walk.matching))})", **figures)
+                             f"({count(state.matching)})", **figures)
         figures = {"small": state.small, "found": state.found}
         if state.small:
             return Result.fail(f"{count(state.small)} of {count(state.found)} files referenced by {options.source} "

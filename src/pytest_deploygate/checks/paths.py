@@ -14,6 +14,7 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -264,9 +265,10 @@ def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, ca
             next_progress = found.entries + 10_000
         prefix = f"{relative}/" if relative else ""
         try:
-            # a folder's entries a list at a time (is_dir and is_file read the folder's own listing)
-            plain = [e for e in entries if e.is_file(follow_symlinks=False)]
-            others = [e for e in entries if not e.is_file(follow_symlinks=False)]
+            # a folder's entries a list at a time (is_file reads the folder's own listing)
+            flags = [e.is_file(follow_symlinks=False) for e in entries]
+            plain = list(compress(entries, flags))
+            others = [] if all(flags) else [e for e, flag in zip(entries, flags, strict=True) if not flag]
         except OSError:  # an entry gone between the listing and the look: one at a time below
             plain, others = [], entries
         names = [e.name for e in plain]
