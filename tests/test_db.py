@@ -238,3 +238,15 @@ def test_spare_of_an_unknown_alias_is_a_check_error(db: Backend, database: Datab
     pool = DatabasePool({"main": config(db)}, Redactor())
     with pytest.raises(CheckError, match='no database "other" in the config'), pool.spare("other"):
         pass
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_a_statement_during_an_exclusive_stream_is_refused_not_waited_for(db: Backend, database: Database) -> None:
+    """An exclusive stream holds the connection: a query meanwhile would wait for it forever."""
+    with database.session(30) as session:
+        rows = session.stream("SELECT id FROM t ORDER BY id", batch=1_000, exclusive=True)
+        assert next(rows) == (1,)
+        with pytest.raises(QueryError, match="still streaming"):
+            session.query("SELECT 1")
+        rows.close()
+        assert session.query("SELECT 1").rows == [(1,)]

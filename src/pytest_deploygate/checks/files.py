@@ -2,8 +2,8 @@
 
 Incident 3: `ad_images.file_path` named uploads that did not exist, because the database and the
 uploads folder came from different backups. One entry is up to three items that share one walk of
-the root (`os.scandir`, once) and one streamed read of the column (a server-side cursor, never a
-query per row or per file):
+the root (`os.scandir`, once) and one streamed read of the column (never a query per row or per
+file):
 
 - `missing`: stored paths that are not regular files under the root (and stored paths that would
   leave the root, reported as invalid and never looked up);
@@ -16,6 +16,7 @@ they stream and only `samples` of them are kept.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from ..db.sql import Builder, dialect_of
 from ..errors import CheckError
 from ..wording import count, plural, show_value
 from . import BUILTIN
-from .paths import PathReader, Walk, shown, walk
+from .paths import GlobMatcher, PathReader, Walk, shown, walk
 from .rows.rules import split_name
 
 
@@ -132,10 +133,20 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
         if where is not None and not where.strip():
             raise reader.error("where", "is empty (leave it out to check every row)")
         root_text = reader.required_string("root")
+        if not root_text.strip():
+            raise reader.error("root", "is empty: give the folder the files lie under (\"apps/web/public\")")
         root = reader.path("root", required=True) or Path(root_text)
         orphans = reader.string("orphans", interpolate=False)
-        if orphans is not None and not orphans.strip("/ "):
-            raise reader.error("orphans", 'is empty: give a glob of files under root ("uploads/**/*.webp")')
+        if orphans is not None:
+            orphans = orphans.strip()
+            while orphans.startswith(("./", "/")):  # relative to root, as stored paths are
+                orphans = orphans[1:] if orphans.startswith("/") else orphans[2:]
+            if not orphans:
+                raise reader.error("orphans", 'is empty: give a glob of files under root ("uploads/**/*.webp")')
+            try:
+                GlobMatcher(orphans)
+            except re.error as exc:
+                raise reader.error("orphans", f'"{orphans}" is not a glob this reads ({exc})') from None
         severity = reader.choice("orphans_severity", ("warn", "fail"), "warn")
         if reader.has("orphans_severity") and orphans is None:
             raise reader.error("orphans_severity", "goes with orphans (a glob of files that must be referenced)")
@@ -145,7 +156,7 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
         return FilesOptions(
             root=root, root_text=root_text, query=query.strip() if query else None, table=table,
             column=(column or "").strip(), where=where.strip() if where else None,
-            key=reader.strings("key", interpolate=False), orphans=orphans.strip().lstrip("/") if orphans else None,
+            key=reader.strings("key", interpolate=False), orphans=orphans,
             orphans_severity=severity, strip_prefix=strip_prefix,
             case_insensitive=reader.boolean("case_insensitive"), min_size=min_size)
 
@@ -192,11 +203,11 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
             # rollback then waits for
             with closing(rows):
                 decode = session.dialect == "sqlite"  # bytes: the table's column (see _rows), or a query's CAST
-                self._read(state, paths, columns, rows, ctx, f"reading {options.source}", decode)
+                self._read(state, paths, columns, rows, ctx, options.source, decode)
         return state
 
     def _read(self, state: FilesState, paths: PathReader, columns: tuple[str, ...],
-              rows: Iterator[tuple[Any, ...]], ctx: RunContext, doing: str, decode: bool) -> None:
+              rows: Iterator[tuple[Any, ...]], ctx: RunContext, source: str, decode: bool) -> None:
         """Each row's path against the walk, 10,000 rows at a time.
 
         The usual row (a plain path to a file that exists) costs set operations in C: the batch's
@@ -208,12 +219,18 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
         at = len(columns)  # table: (key..., path); query: the path is its first column
         path_of = itemgetter(at)
         while batch := list(islice(rows, 10_000)):
-            ctx.check_deadline(doing)
+            ctx.check_deadline(f"reading {source}")
             raw = list(map(path_of, batch))
             if decode:  # SQLite's column is read as bytes: names need not be UTF-8
                 raw = [v.decode("utf-8", "surrogateescape") if v.__class__ is bytes else v for v in raw]
             values = paths.quick(raw)
-            seen = set(values)
+            try:
+                seen = set(values)
+            except TypeError:  # an array, a JSON object: not a path
+                seen = set()
+                for value in values:
+                    if not isinstance(value, str | None):
+                        raise CheckError(self._not_text(source, value)) from None
             if unreferenced:
                 unreferenced.difference_update(seen)
             odd = seen - files
@@ -226,7 +243,7 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
                     if value in odd:
                         usual -= 1
                         key = batch[index][:at] if columns else ()
-                        self._unusual(state, paths, columns, key, raw[index], ctx.samples)
+                        self._unusual(state, paths, columns, key, raw[index], ctx.samples, source)
             state.found += usual
             state.referenced += usual
 
@@ -239,9 +256,9 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
         info = ctx.memo(("files:catalog", entry.database, options.table),
                         lambda: table_info(session, options.table, entry.database or ""))
         info.column(options.column)  # CheckError naming the table's columns when it has no such column
+        for name in options.key:
+            info.column(name)  # the default key (primary key, else ctid / rowid) needs no check
         key = options.key or info.row_key
-        for name in key:
-            info.column(name)
         b = Builder(dialect_of(session.dialect))
         path = b.column(options.column)
         if b.dialect == "sqlite":
@@ -250,11 +267,16 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
             session.guard_user_sql()
         sql, params = b.done(f"SELECT {', '.join([*(b.column(k) for k in key), path])} "
                              f"FROM {b.ident(*options.table)}{b.user_where(options.where)}")
-        return key, session.stream(sql, params)
+        return key, session.stream(sql, params, exclusive=True)
 
     @staticmethod
-    def _unusual(state: FilesState, paths: PathReader, columns: tuple[str, ...], row: tuple[Any, ...], value: Any,
-                 samples: int) -> None:
+    def _not_text(source: str, value: Any) -> str:
+        what = "the query's first column" if source == "the query" else f"column {source}"
+        return f"{what} must hold text (a path), got {type(value).__name__} {show_value(value)}"
+
+    @classmethod
+    def _unusual(cls, state: FilesState, paths: PathReader, columns: tuple[str, ...], row: tuple[Any, ...],
+                 value: Any, samples: int, source: str) -> None:
         """A row off the usual path: NULL, empty, to be cleaned, invalid, missing, a link out, small."""
 
         def sample(into: list[str], note: str = "") -> None:
@@ -266,8 +288,7 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
             state.nulls += 1
             return
         if not isinstance(value, str):
-            raise CheckError(f"the query's first column must be text (a path), got {type(value).__name__} "
-                             f"{show_value(value)}")
+            raise CheckError(cls._not_text(source, value))
         relative, why = paths.relative(value)
         if why == "empty":
             state.blanks += 1
@@ -287,8 +308,19 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
             state.invalid += 1
             sample(state.invalid_samples, f" ({walked.escaping[relative]})")
         else:
-            state.missing += 1
-            sample(state.missing_samples)
+            target, why = walked.through_links(relative) if walked.folder_links or walked.escaping else (relative, "")
+            if why:
+                state.invalid += 1
+                sample(state.invalid_samples, f" (through {why})")
+            elif target != relative and target in walked.files:
+                state.found += 1
+                state.unreferenced.discard(target)
+                if target in walked.small:
+                    state.small += 1
+                    sample(state.small_samples, f" ({plural(walked.small[target], 'byte')})")
+            else:
+                state.missing += 1
+                sample(state.missing_samples)
 
     # -- the items ------------------------------------------------------------------------------
 
@@ -309,7 +341,8 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
                 return Result.fail(
                     f"{plural(n, 'file')} under {options.root_text} match{'es' if n == 1 else ''} {options.orphans} "
                     f"but no row of {options.source} references {'it' if n == 1 else 'them'}",
-                    [shown(p) for p in sorted(state.unreferenced)[:ctx.samples]] + unread, **figures)
+                    [shown(state.walk.on_disk.get(p, p)) for p in sorted(state.unreferenced)[:ctx.samples]] + unread,
+                    **figures)
             if unread:
                 return Result.error(f"{plural(len(unread), 'folder')} under {options.root_text} could not be read: "
                                     f"{'; '.join(unread[:ctx.samples])}")
@@ -336,14 +369,16 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
             problems.append(f"{count(state.missing)} of {count(state.referenced)} files referenced by {options.source} "
                             f"{'is' if state.missing == 1 else 'are'} missing {under}")
         if state.invalid:
-            problems.append(f"{count(state.invalid)} of {count(state.referenced)} paths in {options.source} "
-                            f"{'is' if state.invalid == 1 else 'are'} invalid (never looked up: they would leave {under})"
-                            if not state.missing else
-                            f"{count(state.invalid)} {'is' if state.invalid == 1 else 'are'} invalid")
+            is_are = "is" if state.invalid == 1 else "are"
+            problems.append(f"{count(state.invalid)} of {count(state.referenced)} paths in {options.source} {is_are} "
+                            f"invalid (a .. part, a NUL byte or a link out of {options.root_text}: never looked up)"
+                            if not state.missing else f"{count(state.invalid)} {is_are} invalid (never looked up)")
         if problems:
+            # the invalid first: a path that tries to leave the root is the one to see
             return Result.fail(", and ".join(problems) + note,
-                               (state.missing_samples + state.invalid_samples)[:samples] + unread, **figures)
+                               (state.invalid_samples + state.missing_samples)[:samples] + unread, **figures)
         if unread:
             return Result.error(f"{plural(len(unread), 'folder')} {under} could not be read, so files referenced by "
                                 f"{options.source} may be there unseen: {'; '.join(unread[:samples])}")
-        return Result.ok(f"{count(state.found)} files referenced by {options.source} exist {under}{note}", **figures)
+        return Result.ok(f"{plural(state.found, 'file')} referenced by {options.source} "
+                         f"{'exists' if state.found == 1 else 'exist'} {under}{note}", **figures)

@@ -28,6 +28,13 @@ def shown(path: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _class_end(pattern: str, start: int) -> int:
+    """Where the class `[...]` opened at `start` closes, or -1 (then `[` is itself): a `]` first
+    in the class (after a `!`) is a member, not the end."""
+    first = start + (2 if pattern.startswith("!", start + 1) else 1)
+    return pattern.find("]", first + 1)
+
+
 @lru_cache(maxsize=64)
 def glob_regex(pattern: str, case_insensitive: bool = False) -> re.Pattern[str]:
     """A glob over relative paths as a regex: `*` and `?` within one folder name, `**` across
@@ -48,21 +55,17 @@ def glob_regex(pattern: str, case_insensitive: bool = False) -> re.Pattern[str]:
         elif char == "?":
             out.append("[^/]")
             pos += 1
-        elif char == "[" and pattern.find("]", pos + 2) != -1:
-            end = pattern.find("]", pos + 2)  # a "]" right after "[" is a member, not the end
-            body = pattern[pos + 1:end]
-            negated = body.startswith("!")
-            body = re.sub(r"([\\\]^])", r"\\\1", body[1:] if negated else body)
+        elif char == "[" and _class_end(pattern, pos) != -1:
+            end = _class_end(pattern, pos)
+            negated = pattern.startswith("!", pos + 1)
+            body = pattern[pos + (2 if negated else 1):end]
+            body = re.sub(r"([\\\]\[^&~|])", r"\\\1", body)
             out.append(f"[{'^' if negated else ''}{body}]")
             pos = end + 1
         else:
             out.append(re.escape(char))
             pos += 1
     return re.compile("".join(out) + r"\Z", re.IGNORECASE if case_insensitive else 0)
-
-
-#: first characters that send a stored path the long way: a slash, a dot (`./`, `..`), whitespace
-_UNUSUAL_START = frozenset("/. \t\n\r\x0b\x0c")
 
 
 class GlobMatcher:
@@ -75,7 +78,7 @@ class GlobMatcher:
         self.whole = glob_regex(pattern, case_insensitive) if "**" in name else None
         self.folder = glob_regex(f"{folder}/" if folder else "", case_insensitive)
         tail = name[1:]
-        self.suffix = (tail.casefold() if case_insensitive else tail) \
+        self.suffix = (tail.lower() if case_insensitive else tail) \
             if name.startswith("*") and not any(c in tail for c in "*?[") else None
         self.name = glob_regex(name, case_insensitive)
 
@@ -112,26 +115,27 @@ class PathReader:
         roots: the root folder's absolute paths (as configured, and with its links resolved).
         strip_prefix: prefixes the stored paths carry that the files under the root do not
             (`https://cdn.example.com/`, `/uploads/`); the first that matches is removed.
-        case_insensitive: compare names as a case-insensitive store would (both sides casefolded).
+        case_insensitive: compare names as a case-insensitive store would (both sides lower-cased).
     """
 
     def __init__(self, roots: Sequence[Path], strip_prefix: Sequence[str] = (), case_insensitive: bool = False) -> None:
         self.root_texts = tuple(dict.fromkeys(os.fspath(root).rstrip("/") + "/" for root in roots))
-        self.prefixes = tuple(p for p in strip_prefix if p)
         self.case_insensitive = case_insensitive
+        # compared as the names are: lower-cased in a case-insensitive store
+        self.prefixes = tuple((p.lower() if case_insensitive else p) for p in strip_prefix if p)
 
     def quick(self, values: list[Any]) -> list[Any]:
-        """Each value as a usual stored path becomes: its prefix stripped, casefolded where asked.
+        """Each value as a usual stored path becomes: lower-cased where asked, its prefix stripped.
 
         For a whole batch of rows at C speed. A result that is among the walk's files is a clean
         relative path already (the walk's names are), so it needs nothing more; every other value
         goes through :meth:`relative`.
         """
+        if self.case_insensitive:
+            values = [v.lower() if v.__class__ is str else v for v in values]
         prefixes = self.prefixes
         if prefixes:
             values = [self._strip(v) if v.__class__ is str and v.startswith(prefixes) else v for v in values]
-        if self.case_insensitive:
-            values = [v.casefold() if v.__class__ is str else v for v in values]
         return values
 
     def _strip(self, value: str) -> str:
@@ -143,33 +147,32 @@ class PathReader:
     def relative(self, stored: str) -> tuple[str, str]:
         """(relative path, "") for a usable path; ("", why) for one that is empty or invalid.
 
-        Leading `./` and `/` go (a web path `/uploads/x.webp` is under the root), as does the
-        root's own absolute path; duplicate slashes collapse. A NUL byte or a `..` part makes the
-        path invalid: it is never looked up, inside the root or out of it.
+        Surrounding whitespace goes; a path that starts with the root's own absolute path is made
+        relative to it; then the first matching prefix goes; leading `./` and `/` go (a web path
+        `/uploads/x.webp` is under the root); duplicate slashes collapse and `\\` is a separator.
+        A NUL byte or a `..` part makes the path invalid: it is never looked up, inside the root
+        or out of it.
         """
-        path = stored
-        for prefix in self.prefixes:
-            if path.startswith(prefix):
-                path = path[len(prefix):]
-                break
-        # the usual stored path (`uploads/ads/x.webp`) is already relative and plain: as it is
-        if (path and path[0] not in _UNUSUAL_START and path[-1] > " " and path[-1] != "/" and "//" not in path
-                and "/." not in path and "\\" not in path and "\x00" not in path):
-            return (path.casefold() if self.case_insensitive else path), ""
-        path = path.strip()
+        path = stored.strip()
+        if self.case_insensitive:
+            path = path.lower()
         for root in self.root_texts:
-            if path.startswith(root):
+            if path.startswith(root.lower() if self.case_insensitive else root):
                 path = path[len(root):]
                 break
+        else:
+            for prefix in self.prefixes:
+                if path.startswith(prefix):
+                    path = path[len(prefix):]
+                    break
         if "\x00" in path:
             return "", "contains a NUL byte"
         parts = [part for part in path.replace("\\", "/").split("/") if part and part != "."]
         if not parts:
             return "", "empty"
         if ".." in parts:
-            return "", "leaves the root (..)"
-        joined = "/".join(parts)
-        return (joined.casefold() if self.case_insensitive else joined), ""
+            return "", "has a .. part"
+        return "/".join(parts), ""
 
 
 @dataclass
@@ -177,11 +180,14 @@ class Walk:
     """What one walk of a root found.
 
     Attributes:
-        files: the regular files, as relative paths (casefolded for a case-insensitive store);
+        files: the regular files, as relative paths (lower-cased for a case-insensitive store);
             a link inside the root to a regular file inside the root counts as that file.
         matching: the files whose path matches the walk's glob (a subset of `files`).
         small: files smaller than the walk's `min_size` -> their size.
         escaping: links that point outside the root (or nowhere) -> why; never followed.
+        folder_links: links to folders inside the root -> the folder's path: not walked (their
+            files are walked where they are), followed for a stored path that goes through one.
+        on_disk: for a case-insensitive walk, the lower-cased paths of `matching` -> as on disk.
         unreadable: folders that could not be read -> why.
         entries: everything seen.
     """
@@ -190,8 +196,26 @@ class Walk:
     matching: set[str] = field(default_factory=set)
     small: dict[str, int] = field(default_factory=dict)
     escaping: dict[str, str] = field(default_factory=dict)
+    folder_links: dict[str, str] = field(default_factory=dict)
+    on_disk: dict[str, str] = field(default_factory=dict)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     entries: int = 0
+
+    def through_links(self, path: str) -> tuple[str | None, str]:
+        """A path whose folders may be links inside the root (`current -> releases/v2`, not
+        followed by the walk): (the path it leads to, "") or (None, why) for a link out."""
+        for _ in range(40):
+            parts = path.split("/")
+            for end in range(1, len(parts)):
+                head = "/".join(parts[:end])
+                if head in self.escaping:
+                    return None, self.escaping[head]
+                if head in self.folder_links:
+                    path = "/".join([self.folder_links[head], *parts[end:]])
+                    break
+            else:
+                return path, ""
+        return None, "a loop of links"
 
 
 def confined_target(link: str, root: str) -> tuple[str | None, str]:
@@ -274,11 +298,16 @@ def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, ca
         names = [e.name for e in plain]
         keys = [prefix + n for n in names]
         if case_insensitive:
-            names, keys = [n.casefold() for n in names], [k.casefold() for k in keys]
+            lowered = [k.lower() for k in keys]
+            shown_as = dict(zip(lowered, keys, strict=True))
+            names, keys = [n.lower() for n in names], lowered
         found.files.update(keys)
-        folder_key = relative.casefold() if case_insensitive else relative
+        folder_key = relative.lower() if case_insensitive else relative
         if matcher is not None:
-            found.matching.update(matcher.matching(folder_key, names, keys))
+            matched = matcher.matching(folder_key, names, keys)
+            found.matching.update(matched)
+            if case_insensitive:  # the names as they are on disk, for messages
+                found.on_disk.update((k, shown_as[k]) for k in matched)
         if min_size is not None:
             for entry, key in zip(plain, keys, strict=True):
                 try:
@@ -300,7 +329,7 @@ def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, fo
     """An entry that is not a plain file: a folder to walk, a link to resolve inside the root, or
     something else (a socket, a device), which is not a file."""
     path = prefix + entry.name
-    key = path.casefold() if case_insensitive else path
+    key = path.lower() if case_insensitive else path
     try:
         if entry.is_dir(follow_symlinks=False):
             folders.append((path, entry.path))
@@ -313,8 +342,12 @@ def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, fo
                 found.escaping[key] = why
                 return
             mode = os.lstat(target)
+            if stat.S_ISDIR(mode.st_mode):
+                inside = target[len(real_root):].strip("/")
+                found.folder_links[key] = inside.lower() if case_insensitive else inside
+                return
             if not stat.S_ISREG(mode.st_mode):
-                return  # a link to a folder (not followed) or to something else
+                return  # a link to something else: not a file
             size = mode.st_size
         else:
             return  # a socket, a fifo, a device: not a file
@@ -322,7 +355,7 @@ def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, fo
         found.unreadable.append((path, exc.strerror or str(exc)))
         return
     found.files.add(key)
-    if matches is not None and matches(entry.name.casefold() if case_insensitive else entry.name, key):
+    if matches is not None and matches(entry.name.lower() if case_insensitive else entry.name, key):
         found.matching.add(key)
     if min_size is not None and size < min_size:
         found.small[key] = size

@@ -200,6 +200,13 @@ class PostgresSession:
         self.connector = connector
         self.ran_user_sql = False
         self.watchdog = Watchdog(conn, timeout + GRACE)
+        self.streaming = False  # a stream that holds the connection is open (see stream)
+
+    def _free(self) -> None:
+        """Refuse a statement while a stream holds the connection: waiting for it would never end."""
+        if self.streaming:
+            raise QueryError("another statement of this session is still streaming its rows "
+                             "(finish or close that stream first)")
 
     def guard_user_sql(self) -> None:
         connector = self.connector
@@ -212,6 +219,7 @@ class PostgresSession:
         self.ran_user_sql = True
 
     def describe(self, query: str) -> int:
+        self._free()
         """How many columns `query` returns, asked of the server without running it (0: no rows).
 
         The protocol is driven by hand (libpq's asynchronous calls and a select() with the
@@ -279,11 +287,14 @@ class PostgresSession:
         self.guard_user_sql()
         if self.describe(query) == 0:
             raise QueryError(f"the query {NO_ROWS}")
+        self.streaming = True
         try:
             with self.watchdog.watching(), self.conn.cursor() as cur:
                 yield from cur.stream(query.encode(), size=STREAM_CHUNK)
         except psycopg.Error as exc:
             raise self._fail(exc) from None
+        finally:
+            self.streaming = False
 
     def _fail(self, exc: psycopg.Error) -> QueryError | DatabaseUnavailable:
         if self.watchdog.fired:
@@ -295,6 +306,7 @@ class PostgresSession:
         return QueryError(f"query failed: {_one_line(exc)}")
 
     def query(self, query: str, params: Sequence[Any] | None = None, *, limit: int | None = None) -> QueryResult:
+        self._free()
         try:
             # prepare=True: the extended protocol takes exactly one statement, and without
             # parameters psycopg leaves `%` in the user's SQL alone
@@ -306,14 +318,20 @@ class PostgresSession:
             raise self._fail(exc) from None
         return QueryResult(columns, rows)
 
-    def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Generator[tuple[Any, ...], None, None]:
+    def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000,
+               exclusive: bool = False) -> Generator[tuple[Any, ...], None, None]:
+        self._free()
         try:
-            if STREAM_CHUNK > 1:
+            if exclusive and STREAM_CHUNK > 1:
                 # one statement, its rows `batch` at a time (libpq 17's chunked mode): half the
                 # time of a server-side cursor's FETCHes; the server's statement_timeout and the
                 # watchdog bound the whole read, the reader's time included
-                with self.watchdog.watching(), self.conn.cursor() as cur:
-                    yield from cur.stream(query.encode(), params, size=batch)
+                self.streaming = True
+                try:
+                    with self.watchdog.watching(), self.conn.cursor() as cur:
+                        yield from cur.stream(query.encode(), params, size=batch)
+                finally:
+                    self.streaming = False
                 return
             with self.conn.cursor(name="deploygate_stream") as cur:
                 with self.watchdog.watching():

@@ -123,7 +123,8 @@ class SQLiteSession:
             raise self._fail(exc) from None
         return QueryResult(columns, [tuple(r) for r in rows])
 
-    def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000) -> Generator[tuple[Any, ...], None, None]:
+    def stream(self, query: str, params: Sequence[Any] | None = None, *, batch: int = 10_000,
+               exclusive: bool = False) -> Generator[tuple[Any, ...], None, None]:
         try:
             cur = self.conn.execute(query, tuple(params or ()))
             while rows := cur.fetchmany(batch):
