@@ -75,10 +75,17 @@ class FreezingProxy:
                 client, _ = self.sock.accept()
             except OSError:
                 continue
+            if not self.admit(client):
+                client.close()
+                continue
             server = self.connect()
             self._open += [client, server]
             threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
+
+    def admit(self, client: socket.socket) -> bool:
+        """Whether to forward this client (every one, here)."""
+        return True
 
     def _pipe(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
         try:
@@ -105,18 +112,6 @@ class FirstConnectionProxy(FreezingProxy):
         self.accepted = 0
         super().__init__(connect)
 
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self._stop.is_set():
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            if self.accepted > 1:
-                client.close()
-                continue
-            server = self.connect()
-            self._open += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, False), daemon=True).start()
+    def admit(self, client: socket.socket) -> bool:
+        self.accepted += 1
+        return self.accepted == 1
