@@ -354,6 +354,15 @@ class EntryReader:
             result.append((name, inner))
         return result
 
+    def dotted_name(self, key: str, text: str, *, parts: tuple[int, int]) -> tuple[str, ...]:
+        """`schema.table` or `table.column` (the value of `key`) split on dots, checked for the
+        number of parts: (1, 2) for a table, (2, 3) for a column."""
+        names = tuple(text.split("."))
+        if not (parts[0] <= len(names) <= parts[1]) or not all(n.strip() for n in names):
+            shapes = {(1, 2): '"table" or "schema.table"', (2, 3): '"table.column" or "schema.table.column"'}
+            raise self.error(key, f'"{text}" is not {shapes[parts]}')
+        return names
+
     def database(self, key: str = "database") -> str:
         """A database alias, checked against `[databases]`; optional when there is only one."""
         aliases = self.database_aliases

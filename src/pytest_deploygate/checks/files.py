@@ -34,7 +34,6 @@ from ..errors import CheckError
 from ..wording import count, plural, show_value
 from . import BUILTIN
 from .paths import GlobMatcher, PathReader, Walk, shown, walk
-from .rows.rules import split_name
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
                     raise reader.error(key, "goes with table, not with query (filter and name rows in the query)")
         elif column is None or not column.strip():
             raise reader.error("column", f'is required with table (the column of {table_text} that holds the path)')
-        table = split_name(reader, "table", table_text, parts=(1, 2)) if table_text is not None else ()
+        table = reader.dotted_name("table", table_text, parts=(1, 2)) if table_text is not None else ()
         where = reader.string("where")
         if where is not None and not where.strip():
             raise reader.error("where", "is empty (leave it out to check every row)")

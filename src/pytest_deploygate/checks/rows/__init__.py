@@ -26,7 +26,7 @@ from ...errors import CheckError, QueryError
 from ...wording import age, count, format_duration, plural, show_row, show_value
 from .. import BUILTIN
 from . import sql as rows_sql
-from .rules import BOUNDS, COLUMN_RULES, COUNT_RULES, EnumColumn, Reference, pg_text, split_name
+from .rules import BOUNDS, COLUMN_RULES, COUNT_RULES, EnumColumn, Reference, pg_text
 from .sql import Aggregate
 
 #: column rules counted in the shared scan; the others are queries of their own
@@ -473,7 +473,7 @@ class RowsCheck(CheckKind[RowsOptions, RowPayload]):
     uses_database = "required"
 
     def parse(self, reader: EntryReader) -> RowsOptions:
-        table = split_name(reader, "table", reader.required_string("table", interpolate=False), parts=(1, 2))
+        table = reader.dotted_name("table", reader.required_string("table", interpolate=False), parts=(1, 2))
         where = reader.string("where")
         if where is not None and not where.strip():
             raise reader.error("where", "is empty (leave it out to check every row)")

@@ -118,20 +118,11 @@ def _allowed(reader: EntryReader, key: str) -> tuple[Any, ...]:
     return tuple(values)
 
 
-def split_name(reader: EntryReader, key: str, text: str, *, parts: tuple[int, int]) -> tuple[str, ...]:
-    """`schema.table` or `table.column` split on dots, checked for the number of parts."""
-    names = tuple(text.split("."))
-    if not (parts[0] <= len(names) <= parts[1]) or not all(n.strip() for n in names):
-        shapes = {(1, 2): '"table" or "schema.table"', (2, 3): '"table.column" or "schema.table.column"'}
-        raise reader.error(key, f'"{text}" is not {shapes[parts]}')
-    return names
-
-
 def _reference(reader: EntryReader, key: str) -> Reference | None:
     text = reader.string(key, interpolate=False)
     if text is None:
         return None
-    names = split_name(reader, key, text, parts=(2, 3))
+    names = reader.dotted_name(key, text, parts=(2, 3))
     return Reference(names[:-1], names[-1])
 
 
