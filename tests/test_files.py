@@ -338,6 +338,9 @@ def test_a_files_query_is_refused_on_a_superuser(gate: Gate, pg: PostgresDatabas
      'key "orphans_severity": goes with orphans'),
     ('table = "ad_images"\ncolumn = "file_path"\nroot = "public"\nmin_size = -1', 'key "min_size": '),
     ('table = "ad_images"\ncolumn = "file_path"\nroot = "public"\norphan = "*"', 'key "orphan": unknown key (did you mean "orphans"?)'),
+    ('table = "ad_images"\ncolumn = "file_path"\nroot = "public"\norphans = "uploads/**/"',
+     'key "orphans": "uploads/**/" names folders, and orphans are files'),
+    ('table = "ad_images"\ncolumn = "file_path"\nroot = ""', 'key "root": is empty'),
 ])
 def test_files_config_mistakes_are_one_message(gate: Gate, keys: str, message: str) -> None:
     gate.sqlite(AD_IMAGES)

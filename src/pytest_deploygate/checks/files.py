@@ -142,6 +142,9 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
                 orphans = orphans[1:] if orphans.startswith("/") else orphans[2:]
             if not orphans:
                 raise reader.error("orphans", 'is empty: give a glob of files under root ("uploads/**/*.webp")')
+            if orphans.endswith("/"):
+                raise reader.error("orphans", f'"{orphans}" names folders, and orphans are files: '
+                                              f'"{orphans}*" or "{orphans}**/*"')
             try:
                 GlobMatcher(orphans)
             except re.error as exc:
