@@ -417,6 +417,8 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
         entry = target.entry
         options = entry.options
         payload = target.payload
+        if isinstance(payload, SnapshotPart) and payload.part == "unreadable":  # said before reading main
+            return Result.error(f"cannot read the schema of {options.against} to compare with: {options.unreadable}")
         live = self._live(entry, ctx)
         alias = entry.database
 
@@ -433,8 +435,6 @@ class SchemaCheck(CheckKind[SchemaOptions, SchemaPayload]):
             return Result.fail(f"{len(missing)} columns of {table} are missing: {', '.join(missing)}",
                                missing, missing_columns=len(missing))
 
-        if isinstance(payload, SnapshotPart) and payload.part == "unreadable":
-            return Result.error(f"cannot read the schema of {options.against} to compare with: {options.unreadable}")
         path = options.snapshot_path
         if ctx.options.update_snapshots and path is not None:
             ctx.memo(("schema-written", str(path)), lambda: write_snapshot(path, live))
