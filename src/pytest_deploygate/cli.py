@@ -41,7 +41,22 @@ def build_parser() -> argparse.ArgumentParser:
     snapshot.add_argument("--connect-timeout", type=_duration, default=10.0, metavar="DURATION")
     snapshot.add_argument("--statement-timeout", type=_duration, default=300.0, metavar="DURATION")
 
-    commands.add_parser("manifest", help="Write a backup manifest (not available yet)")
+    manifest = commands.add_parser(
+        "manifest", help="Write a backup's deploygate-manifest.json",
+        description="Describe a backup folder in BACKUP_DIR/deploygate-manifest.json (and a "
+                    "<folder>.manifest-sha256.txt per folder of files), which [[backup]] reads. With no "
+                    "option, the components are found: *.dump, *.sql, *.sql.gz dumps, folders of files, "
+                    "a *migration*.csv copy of the tracking table.")
+    manifest.add_argument("backup_dir", help="The backup's folder")
+    manifest.add_argument("--dump", action="append", default=[], metavar="PATH", help="A dump (repeatable)")
+    manifest.add_argument("--files", action="append", default=[], metavar="DIR", help="A folder of files (repeatable)")
+    manifest.add_argument("--migrations", action="append", default=[], metavar="CSV",
+                          help="A CSV copy of the migrations tracking table (repeatable)")
+    manifest.add_argument("--schema-file", metavar="PATH", help="Record this schema file's sha256")
+    manifest.add_argument("--copy-started", metavar="TIME", help="When the files copy started (ISO 8601; "
+                          "default: the earliest change time of its files)")
+    manifest.add_argument("--copy-finished", metavar="TIME", help="When it finished (default: the latest)")
+    manifest.add_argument("--created-at", metavar="TIME", help="When the backup was taken (default: now)")
     return parser
 
 
@@ -71,12 +86,40 @@ def snapshot_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def manifest_command(args: argparse.Namespace) -> int:
+    from .checks.backup.manifest import ManifestPlan, discover, parse_time, write_manifest
+
+    folder = Path(args.backup_dir)
+    if not folder.is_dir():
+        print(f"deploygate manifest: {folder} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        named = args.dump or args.files or args.migrations
+        plan = ManifestPlan(folder, [Path(p) for p in args.dump], [Path(p) for p in args.files],
+                            [Path(p) for p in args.migrations]) if named else discover(folder)
+        for path in (*plan.dumps, *plan.files, *plan.migrations):
+            path.resolve().relative_to(folder.resolve())  # ValueError: outside the backup
+            if not path.exists():
+                raise ValueError(f"{path} does not exist")
+        plan.schema_file = Path(args.schema_file) if args.schema_file else None
+        plan.copy_started_at = parse_time(args.copy_started) if args.copy_started else None
+        plan.copy_finished_at = parse_time(args.copy_finished) if args.copy_finished else None
+        plan.created_at = parse_time(args.created_at) if args.created_at else None
+        target, document = write_manifest(plan)
+    except (ValueError, OSError, CheckError) as exc:
+        print(f"deploygate manifest: {exc}", file=sys.stderr)
+        return 1
+    files = sum(f["count"] for f in document["files"])
+    print(f"wrote {target}: {len(document['dumps'])} dumps, {len(document['files'])} folders "
+          f"({files} files), {len(document['migrations'])} migrations copies")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "snapshot":
         return snapshot_command(args)
-    print("deploygate manifest: not available yet ([[backup]] checks are not built)", file=sys.stderr)
-    return 2
+    return manifest_command(args)
 
 
 if __name__ == "__main__":

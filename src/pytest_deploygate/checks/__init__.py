@@ -32,6 +32,8 @@ BUILTIN: dict[str, Builtin] = {
                           "the migration tool's tracking table agrees with the migrations folder"),
     "files": Builtin("files", "FilesCheck",
                      "files the database references exist under a root, and files there are referenced"),
+    "backup": Builtin("backup", "BackupCheck",
+                      "the newest backup is present, fresh, complete, consistent and restorable"),
 }
 
 
