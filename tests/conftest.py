@@ -278,7 +278,7 @@ class Example:
     """Copies a folder of conftest_examples/ into pytester's folder and runs it in a subprocess."""
 
     # what running an example leaves behind, or what its conftest makes afresh (the .gitignore's)
-    LEFTOVERS = ("demo.db", "demo.tmp", "app.db", "app.tmp", "prod.db", "staging.db", "*.tmp", "public",
+    LEFTOVERS = ("demo.db", "demo.tmp", "app.db", "app.tmp", "prod.db", "staging.db", "*.tmp", "public", "backups",
                  "__pycache__", "*.xml", "*.md", "report.json")
 
     def __init__(self, pytester: pytest.Pytester) -> None:

@@ -100,7 +100,8 @@ def test_the_incident_the_dump_names_uploads_the_backup_lacks(gate: Gate, pg: Po
     result = gate.run()
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines([
-        "1 of 2 files referenced by ad_images.file_path in the dump is missing from the backup's uploads",
+        "1 of 2 files referenced by ad_images.file_path in the backup's database.dump is missing from the "
+        "backup's uploads",
         "  uploads/ads/ad-2.webp",
     ])
 

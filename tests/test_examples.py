@@ -39,6 +39,11 @@ def test_quickstart_fails_on_the_incident_naming_the_rows(example: Example, monk
         "WARN deploygate.toml::files[[]main.ad_images.file_path:orphans[]] - 1 file under public matches "
         "uploads/ads/*.webp but no row of ad_images.file_path references it",
     ], consecutive=False)
+    # and its root cause, in last night's backup (made by `deploygate manifest`)
+    result.stdout.fnmatch_lines([
+        "FAILED deploygate.toml::backup[[]backups:references[]] - 3 of 200 files referenced by ad_images.file_path "
+        "in the backup's database.db are missing from the backup's uploads",
+    ], consecutive=False)
 
 
 def test_quickstart_under_xdist(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ the gate fails, saying which rows and files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -64,5 +65,29 @@ def pytest_configure(config: pytest.Config) -> None:
         (uploads / f"ad-{i}.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBP")
     if incident:
         (uploads / "ad-0.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBP")
+    make_backup(incident)
+
+
+def make_backup(incident: bool) -> None:
+    """Last night's backup, as a backup script would make it: a copy of the database (SQLite's
+    backup API), a copy of the uploads, and `deploygate manifest` to describe both. In the
+    incident, the uploads copy came from an older backup: three of the images the database
+    names are not in it."""
+    from pytest_deploygate.cli import main as deploygate
+
+    backups = HERE / "backups"
+    shutil.rmtree(backups, ignore_errors=True)
+    folder = backups / "20260101_020000"
+    (folder / "uploads").mkdir(parents=True)
+    with sqlite3.connect(HERE / "demo.db") as source, sqlite3.connect(folder / "database.db") as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    shutil.copytree(HERE / "public" / "uploads" / "ads", folder / "uploads" / "ads")
+    if incident:
+        for i in (198, 199, 200):
+            (folder / "uploads" / "ads" / f"ad-{i}.webp").unlink(missing_ok=True)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        deploygate(["manifest", str(folder)])
     # what a deploy environment would provide; the gate checks it is there, never shows its value
     os.environ.setdefault("DEMO_SESSION_SECRET", "s3cr3t-only-for-the-demo")

@@ -26,7 +26,15 @@ from ...wording import age, count, format_duration, plural
 from .. import BUILTIN
 from ..migrations import TOOLS, applied_migrations, read_tracking
 from ..paths import PathReader, shown, walk
-from .dump import dump_format, plain_is_whole, read_header, read_whole, table_rows
+from .dump import (
+    dump_format,
+    plain_is_whole,
+    read_header,
+    read_whole,
+    sqlite_check,
+    sqlite_rows,
+    table_rows,
+)
 from .manifest import Backup, files_under, hash_all, read_fixity, read_manifest, sha256_of
 
 ASPECTS = ("present", "fresh", "complete", "consistent", "checksums", "dump", "schema", "migrations", "references")
@@ -283,6 +291,12 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
                 notes.append(f"{dump.path}: pg_dump {header.dump_version} of {header.database}, archive "
                              f"{header.version[0]}.{header.version[1]}"
                              + (", read to its end" if options.verify == "fixity" else ""))
+            elif kind == "sqlite":
+                complaint = sqlite_check(path, full=options.verify == "fixity")
+                if complaint:
+                    return Result.fail(f"SQLite copy {dump.path} is damaged: {complaint}")
+                notes.append(f"{dump.path}: a SQLite copy, "
+                             + ("integrity_check ok" if options.verify == "fixity" else "quick_check ok"))
             elif kind in ("plain", "plain-gz"):
                 if not plain_is_whole(path):
                     return Result.fail(f"dump {dump.path} ends without pg_dump's completion line "
@@ -325,9 +339,10 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
     def _references(self, backup: Backup, options: BackupOptions, entry: Entry[BackupOptions], ctx: RunContext) -> Result:
         refs = options.references
         assert refs is not None  # the aspect exists only with it
-        dumps = [backup.folder / d.path for d in backup.dumps if dump_format(backup.folder / d.path) == "custom"]
+        dumps = [backup.folder / d.path for d in backup.dumps
+                 if (backup.folder / d.path).is_file() and dump_format(backup.folder / d.path) in ("custom", "sqlite")]
         if not dumps:
-            raise CheckError("the backup has no custom-format dump to read the table from")
+            raise CheckError("the backup has no custom-format dump (or SQLite copy) to read the table from")
         root = backup.folder / refs.root
         if not root.is_dir():
             raise CheckError(f"the backup has no folder {refs.root}")
@@ -335,7 +350,9 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
         paths = PathReader([root], refs.strip_prefix)
         referenced = missing = 0
         samples: list[str] = []
-        for (value,) in table_rows(dumps[0], refs.table, (refs.column,), ctx.remaining() or 600):
+        rows = (sqlite_rows(dumps[0], refs.table, (refs.column,)) if dump_format(dumps[0]) == "sqlite"
+                else table_rows(dumps[0], refs.table, (refs.column,), ctx.remaining() or 600))
+        for (value,) in rows:
             if value is None:
                 continue
             relative, why = paths.relative(value)
@@ -347,7 +364,7 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
                 if len(samples) < ctx.samples:
                     samples.append(shown(value) + (f" ({why})" if why else ""))
         figures = {"referenced": referenced, "missing": missing, "files": len(found.files)}
-        where = f"{refs.table}.{refs.column} in the dump"
+        where = f"{refs.table}.{refs.column} in the backup's {dumps[0].name}"
         if missing:
             return Result.fail(f"{count(missing)} of {count(referenced)} files referenced by {where} "
                                f"{'is' if missing == 1 else 'are'} missing from the backup's {refs.root}", samples, **figures)

@@ -17,6 +17,7 @@ import importlib.util
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,7 +132,8 @@ def read_header(path: Path) -> DumpHeader:
 
 
 def dump_format(path: Path) -> str:
-    """"custom", "plain" or "plain-gz", by content (a name can lie); "unknown" otherwise."""
+    """"custom", "plain", "plain-gz" or "sqlite" (a copy of a SQLite database, `.backup`), by
+    content (a name can lie); "unknown" otherwise."""
     try:
         with open(path, "rb") as fh:
             start = fh.read(64)
@@ -139,6 +141,8 @@ def dump_format(path: Path) -> str:
         raise CheckError(f"cannot read {path}: {exc.strerror or exc}") from None
     if start.startswith(MAGIC):
         return "custom"
+    if start.startswith(b"SQLite format 3\x00"):
+        return "sqlite"
     if start.startswith(b"\x1f\x8b"):
         return "plain-gz"
     if start.lstrip().startswith(b"--") or start.lstrip().upper().startswith((b"SET ", b"CREATE ", b"BEGIN")):
@@ -275,3 +279,36 @@ def _copy_value(field: bytes) -> str | None:
             out += code
             pos += 2
     return bytes(out).decode("utf-8", "surrogateescape")
+
+
+def sqlite_check(path: Path, full: bool) -> str:
+    """A SQLite copy's own check, read-only: "" when `PRAGMA quick_check` (with `full`,
+    `integrity_check`, which reads every page) says ok, else what it says (first line)."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return str(exc)
+    first = str(rows[0][0]) if rows else "no answer"
+    return "" if first == "ok" else first
+
+
+def sqlite_rows(path: Path, table: str, columns: tuple[str, ...]) -> Iterator[tuple[str | None, ...]]:
+    """The values of `columns` of `table` in a SQLite copy, read-only."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    conn.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
+    try:
+        quoted = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+        name = ".".join('"' + p.replace('"', '""') + '"' for p in table.split("."))
+        try:
+            cursor = conn.execute(f"SELECT {quoted} FROM {name}")
+        except sqlite3.Error as exc:
+            raise CheckError(f"the backup's {path.name} cannot give {table}: {exc}") from None
+        while rows := cursor.fetchmany(10_000):
+            for row in rows:
+                yield tuple(None if v is None else str(v) for v in row)
+    finally:
+        conn.close()

@@ -327,7 +327,7 @@ def discover(folder: Path) -> ManifestPlan:
             continue
         if entry.is_dir() and not entry.is_symlink():
             plan.files.append(entry)
-        elif entry.is_file() and name.endswith((".dump", ".sql", ".sql.gz", ".backup", ".pgdump")):
+        elif entry.is_file() and name.endswith((".dump", ".sql", ".sql.gz", ".backup", ".pgdump", ".db", ".sqlite")):
             plan.dumps.append(entry)
         elif entry.is_file() and name.endswith(".csv") and "migration" in name.lower():
             plan.migrations.append(entry)
@@ -358,7 +358,9 @@ def write_manifest(plan: ManifestPlan, workers: int | None = None) -> tuple[Path
                                    "value": sha256_of(plan.schema_file)}
     for dump in plan.dumps:
         kind = dump_format(dump)
-        snapshot = read_header(dump).started if kind == "custom" else None
+        # a custom dump records when pg_dump started; a SQLite copy was taken when it was written
+        snapshot = (read_header(dump).started if kind == "custom" else
+                    dt.datetime.fromtimestamp(dump.stat().st_mtime, dt.UTC) if kind == "sqlite" else None)
         document["dumps"].append({"path": dump.relative_to(folder).as_posix(), "format": kind,
                                   "size": dump.stat().st_size, "sha256": sha256_of(dump),
                                   "snapshot_at": _iso(snapshot) if snapshot else None})
