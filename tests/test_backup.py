@@ -164,7 +164,7 @@ def test_files_copied_long_after_the_database_snapshot_are_not_consistent(gate: 
 
 def test_a_migration_applied_live_but_not_in_the_backup_is_a_rollback(gate: Gate, pg: PostgresDatabase) -> None:
     pg.execute(APP)
-    folder = atomic_backup(pg, gate.path, now_stamp())
+    atomic_backup(pg, gate.path, now_stamp())
     pg.execute("INSERT INTO _prisma_migrations VALUES ('3', 'c3', now(), '20251003_slugs', NULL, NULL, now(), 1);")
     backup_gate(gate, pg, "backups/*/manifest.json", 'database = "main"')
     result = gate.run()
@@ -271,3 +271,34 @@ def test_a_manifest_path_inside_is_refused_when_it_leaves(tmp_path: Path) -> Non
     with pytest.raises(CheckError, match="leaves the backup folder"):
         read_manifest(tmp_path / "deploygate-manifest.json")
     shutil.rmtree(tmp_path)
+
+
+def test_a_plain_sql_dump_cut_short_and_a_damaged_sqlite_copy(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute(APP)
+    folder = gate.path / "backups" / "20251210_090000"
+    folder.mkdir(parents=True)
+    with pg.connect() as conn:
+        version = conn.info.server_version
+    plain = subprocess.run([_pg_tool("pg_dump", version), "--dbname", pg.admin_url], check=True,
+                           capture_output=True).stdout
+    assert b"-- PostgreSQL database dump complete" in plain
+    (folder / "database.sql").write_bytes(plain[: len(plain) // 2])
+    assert deploygate(["manifest", str(folder)]) == 0
+    backup_gate(gate, None, "backups/*/deploygate-manifest.json")
+    gate.run().stdout.fnmatch_lines(["FAILED *backup[[]backups:dump[]] - dump database.sql ends without pg_dump's "
+                                     "completion line (-- PostgreSQL database dump complete): it was cut short"])
+
+    (folder / "database.sql").write_bytes(plain)
+    assert deploygate(["manifest", str(folder)]) == 0
+    gate.run().assert_outcomes(passed=3)
+
+    (folder / "database.sql").unlink()
+    copy = folder / "app.db"
+    gate.sqlite("CREATE TABLE t (x TEXT);" + "INSERT INTO t VALUES (hex(randomblob(500)));" * 200, "backups/20251210_090000/app.db")
+    assert deploygate(["manifest", str(folder)]) == 0
+    data = bytearray(copy.read_bytes())
+    data[4096:4100] = b"\xff" * 4  # the header of the table's root page (page 2): no page type
+    # (the checksums item fails too: the file is no longer what the manifest hashed)
+    copy.write_bytes(bytes(data))
+    backup_gate(gate, None, "backups/*/deploygate-manifest.json", 'verify = "fixity"')
+    gate.run().stdout.fnmatch_lines(["FAILED *backup[[]backups:dump[]] - SQLite copy app.db is damaged: *"])
