@@ -28,6 +28,7 @@ from ..migrations import TOOLS, applied_migrations, read_tracking
 from ..paths import PathReader, shown, walk
 from .dump import (
     dump_format,
+    pg_restore,
     plain_is_whole,
     read_header,
     read_whole,
@@ -167,7 +168,11 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
         return Result.ok(f"backup {self._name(backup)} ({backup.kind} manifest): {', '.join(parts)}")
 
     def _fresh(self, backup: Backup, options: BackupOptions, entry: Entry[BackupOptions], ctx: RunContext) -> Result:
-        seconds = (dt.datetime.now(dt.UTC) - backup.created_at).total_seconds()
+        # the database's snapshot is the backup's age when the manifest records it (the manifest
+        # itself may be written later); else the time the manifest records
+        snapshots = [d.snapshot_at for d in backup.dumps if d.snapshot_at is not None]
+        taken = min(snapshots) if snapshots else backup.created_at
+        seconds = (dt.datetime.now(dt.UTC) - taken).total_seconds()
         limit = options.max_age or 0.0
         figures = {"age_seconds": int(seconds)}
         if seconds > limit:
@@ -175,7 +180,7 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
                                (), **figures)
         if seconds < -300:
             return Result.fail(f"backup {self._name(backup)} is dated {age(-seconds)} in the future "
-                               f"({backup.created_at.isoformat()}): a clock or a timestamp is wrong", (), **figures)
+                               f"({taken.isoformat()}): a clock or a timestamp is wrong", (), **figures)
         return Result.ok(f"backup {self._name(backup)} is {_age(max(0.0, seconds))} old (max {format_duration(limit)})",
                          **figures)
 
@@ -284,13 +289,17 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
             kind = dump_format(path)
             if kind == "custom":
                 header = read_header(path)
+                read = ""
                 if options.verify == "fixity":
-                    complaint = read_whole(path, ctx.remaining() or 600)
-                    if complaint:
-                        return Result.fail(f"dump {dump.path} cannot be read to its end: {complaint}")
+                    if pg_restore() is None:
+                        read = ", not read to its end: no pg_restore on PATH"
+                    else:
+                        complaint = read_whole(path, ctx.remaining() or 600)
+                        if complaint:
+                            return Result.fail(f"dump {dump.path} cannot be read to its end: {complaint}")
+                        read = ", read to its end"
                 notes.append(f"{dump.path}: pg_dump {header.dump_version} of {header.database}, archive "
-                             f"{header.version[0]}.{header.version[1]}"
-                             + (", read to its end" if options.verify == "fixity" else ""))
+                             f"{header.version[0]}.{header.version[1]}{read}")
             elif kind == "sqlite":
                 complaint = sqlite_check(path, full=options.verify == "fixity")
                 if complaint:
