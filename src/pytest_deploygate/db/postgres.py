@@ -326,12 +326,19 @@ class PostgresSession:
                 # one statement, its rows `batch` at a time (libpq 17's chunked mode): half the
                 # time of a server-side cursor's FETCHes; the server's statement_timeout and the
                 # watchdog bound the whole read, the reader's time included
+                # closed early, the statement is cancelled and the transaction would be left
+                # aborted: a savepoint keeps the session usable
+                with self.watchdog.watching():
+                    self.conn.execute(b"SAVEPOINT deploygate_stream")
                 self.streaming = True
                 try:
                     with self.watchdog.watching(), self.conn.cursor() as cur:
                         yield from cur.stream(query.encode(), params, size=batch)
                 finally:
                     self.streaming = False
+                    if self.conn.info.transaction_status == pq.TransactionStatus.INERROR:
+                        with self.watchdog.watching():
+                            self.conn.execute(b"ROLLBACK TO SAVEPOINT deploygate_stream")
                 return
             with self.conn.cursor(name="deploygate_stream") as cur:
                 with self.watchdog.watching():
