@@ -206,8 +206,9 @@ def test_bad_manifests_are_one_clear_failure(gate: Gate, manifest: str, message:
     (folder / "manifest.json").write_text(manifest)
     backup_gate(gate, None, "backups/*/manifest.json")
     result = gate.run()
-    result.stdout.fnmatch_lines([f"FAILED *backup[[]backups:present[]] - {message}"])
+    result.stdout.fnmatch_lines([f"FAILED *backup[[]backups:present[]] - backup 20251210_090000: {message}"])
     assert "Traceback" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["backup  1 failed, 2 error"])  # present fails; complete and dump could not check
 
 
 def test_no_backup_at_all(gate: Gate) -> None:
@@ -302,3 +303,116 @@ def test_a_plain_sql_dump_cut_short_and_a_damaged_sqlite_copy(gate: Gate, pg: Po
     copy.write_bytes(bytes(data))
     backup_gate(gate, None, "backups/*/deploygate-manifest.json", 'verify = "fixity"')
     gate.run().stdout.fnmatch_lines(["FAILED *backup[[]backups:dump[]] - SQLite copy app.db is damaged: *"])
+
+
+# -- what a first review found ----------------------------------------------------------------------
+
+
+def test_references_in_a_dump_cut_short_fail_even_without_fixity(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute("CREATE TABLE ad_images (id int PRIMARY KEY, file_path text);"
+               "INSERT INTO ad_images SELECT g, 'uploads/ads/ad-' || g || '.webp' FROM generate_series(1, 20000) g;")
+    folder = gate.path / "backups" / "20251210_090000"
+    (folder / "uploads" / "ads").mkdir(parents=True)
+    with pg.connect() as conn:
+        version = conn.info.server_version
+    subprocess.run([_pg_tool("pg_dump", version), "-Fc", "-Z0", "--file", str(folder / "database.dump"),
+                    "--dbname", pg.admin_url], check=True, capture_output=True)
+    for i in range(1, 20001):
+        (folder / "uploads" / "ads" / f"ad-{i}.webp").touch()
+    dump = folder / "database.dump"
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])
+    (folder / "manifest.json").write_text('{"timestamp": "20251210_090000"}')
+    backup_gate(gate, None, "backups/*/manifest.json", 'references = { table = "ad_images", column = "file_path", root = "uploads" }')
+    gate.run().stdout.fnmatch_lines(["FAILED *backup[[]backups:references[]] - pg_restore could not read ad_images from "
+                                     "database.dump to its end: pg_restore: error: *"])
+
+
+def test_references_read_the_schema_they_name(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute("CREATE SCHEMA archive; CREATE TABLE archive.ad_images (file_path text);"
+               "INSERT INTO archive.ad_images VALUES ('uploads/ads/ok.webp');"
+               "CREATE TABLE ad_images (file_path text); INSERT INTO ad_images VALUES ('uploads/ads/gone.webp');")
+    folder = gate.path / "backups" / "20251210_090000"
+    (folder / "uploads" / "ads").mkdir(parents=True)
+    (folder / "uploads" / "ads" / "ok.webp").touch()
+    pg_dump(pg, folder / "database.dump")
+    (folder / "manifest.json").write_text('{"timestamp": "20251210_090000"}')
+    backup_gate(gate, None, "backups/*/manifest.json",
+                'references = { table = "public.ad_images", column = "file_path", root = "uploads" }')
+    gate.run().stdout.fnmatch_lines(["FAILED *references[]] - 1 of 1 files referenced by public.ad_images.file_path * is "
+                                     "missing from the backup's uploads"])
+    backup_gate(gate, None, "backups/*/manifest.json",
+                'references = { table = "ad_images", column = "file_path", root = "uploads" }')
+    gate.run().stdout.fnmatch_lines(["FAILED *references[]] - the dump database.dump holds more than one table "
+                                     "ad_images (in several schemas): name it as schema.table"])
+
+
+def test_the_dump_time_is_right_on_a_machine_that_is_not_on_utc(tmp_path: Path, pg: PostgresDatabase,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    pg.execute(APP)
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        pg_dump(pg, tmp_path / "db.dump")  # pg_dump inherits TZ: its header holds New York time
+        started = read_header(tmp_path / "db.dump").started
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert started is not None
+    assert abs((dt.datetime.now(dt.UTC) - started).total_seconds()) < 120
+
+
+def test_teams_sizes_as_du_h_writes_them(gate: Gate, pg: PostgresDatabase) -> None:
+    pg.execute(APP)
+    folder = atomic_backup(pg, gate.path, now_stamp())
+    document = json.loads((folder / "manifest.json").read_text())
+    allocated = subprocess.run(["du", "-h", str(folder / "database.dump")], capture_output=True, text=True,
+                               check=True).stdout.split()[0]
+    document["database_size"] = allocated  # blocks, as `du -h` counts them: 4.0K for a 2 KB dump
+    (folder / "manifest.json").write_text(json.dumps(document))
+    backup_gate(gate, None, "backups/*/manifest.json")
+    gate.run("-v").stdout.fnmatch_lines(["*backup[[]backups:complete[]] PASSED*"])
+
+
+def test_fixity_names_with_odd_characters_and_folders_of_one_name(gate: Gate) -> None:
+    folder = gate.path / "backup"
+    for root in ("web/uploads", "api/uploads"):
+        (folder / root).mkdir(parents=True)
+        (folder / root / "plain.webp").write_bytes(b"x")
+    (folder / "web/uploads" / "trailing space.webp ").write_bytes(b"y")
+    (folder / "web/uploads" / "new\nline.webp").write_bytes(b"z")
+    (folder / "web/uploads" / "100%.webp").write_bytes(b"w")
+    assert deploygate(["manifest", str(folder), "--files", str(folder / "web/uploads"),
+                       "--files", str(folder / "api/uploads")]) == 0
+    backup_gate(gate, None, "backup/deploygate-manifest.json", 'verify = "fixity"')
+    result = gate.run("-v")
+    result.stdout.fnmatch_lines(["*backup[[]backup:checksums[]] PASSED*"])
+
+
+def test_a_bad_recorded_hash_a_link_out_and_an_emptied_migrations_copy(gate: Gate, pg: PostgresDatabase,
+                                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    pg.execute(APP)
+    folder = atomic_backup(pg, gate.path, now_stamp())
+    assert deploygate(["manifest", str(folder)]) == 0
+    lines = (folder / "migrations.csv").read_text().splitlines()
+    (folder / "migrations.csv").write_text(lines[0] + "\n")  # only the header left
+    backup_gate(gate, None, "backups/*/deploygate-manifest.json", 'verify = "fixity"')
+    result = gate.run()
+    result.stdout.fnmatch_lines([
+        "FAILED *complete[]] - backup * is incomplete: migrations migrations.csv holds 0 rows, the manifest says 2",
+        "FAILED *checksums[]] - 1 file of backup * does not match the manifest: migrations migrations.csv differs *",
+    ], consecutive=False)
+
+    outside = tmp_path_factory.mktemp("elsewhere")
+    shutil.rmtree(folder / "uploads")
+    os.symlink(outside, folder / "uploads")
+    gate.run().stdout.fnmatch_lines(["FAILED *complete[]] - uploads in backup * leads outside the backup folder *"])
+
+    document = json.loads((folder / "deploygate-manifest.json").read_text())
+    document["dumps"][0]["sha256"] = 123
+    (folder / "deploygate-manifest.json").write_text(json.dumps(document))
+    result = gate.run()
+    result.stdout.fnmatch_lines(["FAILED *present[]] - backup *: deploygate-manifest.json: dumps[].sha256 123 is not a "
+                                 "sha256 (64 hex digits)"])
+    assert "Traceback" not in result.stdout.str()

@@ -36,7 +36,15 @@ from .dump import (
     sqlite_rows,
     table_rows,
 )
-from .manifest import Backup, files_under, hash_all, read_fixity, read_manifest, sha256_of
+from .manifest import (
+    Backup,
+    count_csv_rows,
+    files_under,
+    hash_all,
+    read_fixity,
+    read_manifest,
+    sha256_of,
+)
 
 ASPECTS = ("present", "fresh", "complete", "consistent", "checksums", "dump", "schema", "migrations", "references")
 
@@ -144,7 +152,11 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
         if not matches:
             return BackupState(None, f"no backup matches {entry.options.manifest}")
         # the newest: timestamped folders (20251210_090000) sort by time
-        return BackupState(read_manifest(Path(matches[-1])), candidates=len(matches))
+        newest = Path(matches[-1])
+        try:
+            return BackupState(read_manifest(newest), candidates=len(matches))
+        except CheckError as exc:
+            return BackupState(None, f"backup {newest.parent.name}: {exc}", len(matches))
 
     def judge(self, aspect: str, shared: BackupState, target: Target[BackupOptions, str], ctx: RunContext) -> Result:
         backup = shared.backup
@@ -188,17 +200,20 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
         problems: list[str] = []
         folder = backup.folder
         for dump in backup.dumps:
-            path = folder / dump.path
+            path = backup.path(dump.path)
             if not path.is_file():
                 problems.append(f"dump {dump.path} is missing")
                 continue
-            size = path.stat().st_size
+            stat = path.stat()
+            size = stat.st_size
             if dump.size is not None and size != dump.size:
                 problems.append(f"dump {dump.path} is {plural(size, 'byte')}, the manifest says {count(dump.size)}")
-            elif dump.size_text is not None and not _size_matches(size, dump.size_text):
+            elif dump.size_text is not None and not (_size_matches(size, dump.size_text)
+                                                     or _size_matches(stat.st_blocks * 512, dump.size_text)):
+                # `du -h` counts the blocks a file takes, `du -h --apparent-size` its bytes: either
                 problems.append(f"dump {dump.path} is {_human(size)}, the manifest says {dump.size_text}")
         for files in backup.files:
-            root = folder / files.root
+            root = backup.path(files.root)
             if not root.is_dir():
                 problems.append(f"folder {files.root} is missing")
                 continue
@@ -213,9 +228,12 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
             if files.fixity and not (folder / files.fixity).is_file():
                 problems.append(f"fixity file {files.fixity} is missing")
         for migrations in backup.migrations:
-            path = folder / migrations.path
+            path = backup.path(migrations.path)
             if not path.is_file():
                 problems.append(f"migrations {migrations.path} is missing")
+            elif migrations.count is not None and count_csv_rows(path) != migrations.count:
+                problems.append(f"migrations {migrations.path} holds {plural(count_csv_rows(path), 'row')}, "
+                                f"the manifest says {count(migrations.count)}")
         if problems:
             return Result.fail(f"backup {self._name(backup)} is incomplete: {problems[0]}"
                                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
@@ -226,9 +244,15 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
         skew = options.max_skew or 0.0
         snapshots = [(d.path, d.snapshot_at) for d in backup.dumps if d.snapshot_at is not None]
         windows = [f for f in backup.files if f.copy_started_at and f.copy_finished_at]
-        if not snapshots or not windows:
+        if backup.kind == "team":
             return Result.skip("the manifest records no copy window of the files: write deploygate-manifest.json "
                                "(`deploygate manifest BACKUP_DIR`) to have the backup's consistency proven")
+        if not snapshots:
+            return Result.skip("no dump of the backup records when it was taken (a plain SQL dump does not): "
+                               "dump with pg_dump -F c to have the backup's consistency proven")
+        if not windows:
+            return Result.skip("the manifest records no copy window of the files "
+                               "(deploygate manifest --copy-started ... --copy-finished ...)")
         problems = []
         worst = 0.0
         for dump_path, snapshot in snapshots:
@@ -251,19 +275,20 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
                          skew_seconds=int(worst))
 
     def _checksums(self, backup: Backup, options: BackupOptions, entry: Entry[BackupOptions], ctx: RunContext) -> Result:
-        folder = backup.folder
         problems: list[str] = []
         checked = 0
-        for dump in backup.dumps:
-            if dump.sha256 and (folder / dump.path).is_file():
+        recorded_files = [(f"dump {d.path}", d.path, d.sha256) for d in backup.dumps] + \
+            [(f"migrations {m.path}", m.path, m.sha256) for m in backup.migrations]
+        for what, relative, digest in recorded_files:
+            if digest and backup.path(relative).is_file():
                 checked += 1
-                if sha256_of(folder / dump.path) != dump.sha256.lower():
-                    problems.append(f"dump {dump.path} differs from its recorded sha256")
+                if sha256_of(backup.path(relative)) != digest:
+                    problems.append(f"{what} differs from its recorded sha256")
         for files in backup.files:
             if not files.fixity:
                 continue
-            recorded = read_fixity(folder / files.fixity)
-            listed = dict(files_under(folder / files.root))
+            recorded = read_fixity(backup.path(files.fixity))
+            listed = dict(files_under(backup.path(files.root)))
             names = sorted(set(recorded) & set(listed))
             digests = hash_all([listed[n] for n in names], progress=lambda: ctx.check_deadline("hashing the backup"))
             checked += len(names)
@@ -283,7 +308,7 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
     def _dump(self, backup: Backup, options: BackupOptions, entry: Entry[BackupOptions], ctx: RunContext) -> Result:
         notes = []
         for dump in backup.dumps:
-            path = backup.folder / dump.path
+            path = backup.path(dump.path)
             if not path.is_file():
                 raise CheckError(f"dump {dump.path} is missing")
             kind = dump_format(path)
@@ -311,6 +336,9 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
                     return Result.fail(f"dump {dump.path} ends without pg_dump's completion line "
                                        "(-- PostgreSQL database dump complete): it was cut short")
                 notes.append(f"{dump.path}: plain SQL, complete")
+            elif kind == "tar":
+                return Result.fail(f"dump {dump.path} is a tar archive (pg_dump -F t), which this reads not: "
+                                   "dump with -F c (or plain SQL)")
             else:
                 return Result.fail(f"dump {dump.path} is not a pg_dump archive or SQL dump")
         if not notes:
@@ -332,7 +360,7 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
             return Result.fail(f"backup {self._name(backup)} holds no copy of the migrations table")
         in_backup: set[str] = set()
         for copy in backup.migrations:
-            in_backup.update(_applied_in_csv(options.tool, backup.folder / copy.path))
+            in_backup.update(_applied_in_csv(options.tool, backup.path(copy.path)))
         with ctx.database(entry.database or "").session(ctx.timeout) as session:
             tracking = read_tracking(session, options.tool, database=entry.database)
         if tracking is None:
@@ -348,11 +376,11 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
     def _references(self, backup: Backup, options: BackupOptions, entry: Entry[BackupOptions], ctx: RunContext) -> Result:
         refs = options.references
         assert refs is not None  # the aspect exists only with it
-        dumps = [backup.folder / d.path for d in backup.dumps
-                 if (backup.folder / d.path).is_file() and dump_format(backup.folder / d.path) in ("custom", "sqlite")]
+        dumps = [backup.path(d.path) for d in backup.dumps
+                 if backup.path(d.path).is_file() and dump_format(backup.path(d.path)) in ("custom", "sqlite")]
         if not dumps:
             raise CheckError("the backup has no custom-format dump (or SQLite copy) to read the table from")
-        root = backup.folder / refs.root
+        root = backup.path(refs.root)
         if not root.is_dir():
             raise CheckError(f"the backup has no folder {refs.root}")
         found = walk(root, progress=lambda: ctx.check_deadline(f"walking the backup's {refs.root}"))
@@ -377,7 +405,8 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
         if missing:
             return Result.fail(f"{count(missing)} of {count(referenced)} files referenced by {where} "
                                f"{'is' if missing == 1 else 'are'} missing from the backup's {refs.root}", samples, **figures)
-        return Result.ok(f"{plural(referenced, 'file')} referenced by {where} are in the backup's {refs.root}", **figures)
+        return Result.ok(f"{plural(referenced, 'file')} referenced by {where} {'is' if referenced == 1 else 'are'} in "
+                         f"the backup's {refs.root}", **figures)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,8 +42,9 @@ class DumpHeader:
     Attributes:
         version: the archive format version (1, 15).
         format: "custom" (or "tar", "directory").
-        started: when pg_dump started (its snapshot of the database), as pg_dump's clock read it:
-            local time of the machine that dumped, taken here as UTC.
+        started: when pg_dump started (its snapshot of the database): the header holds the dumping
+            machine's local time, read here in this machine's time zone (the manifest writer runs
+            beside the dump), as UTC.
         database: the dumped database's name.
         server_version: the server's version string, as recorded.
         dump_version: pg_dump's version string.
@@ -125,8 +128,11 @@ def read_header(path: Path) -> DumpHeader:
     except ValueError as exc:
         raise CheckError(f"{path.name} has a broken header: {exc}") from None
     try:
-        started: dt.datetime | None = dt.datetime(year + 1900, mon + 1, mday, hour, minute, sec, tzinfo=dt.UTC)
-    except ValueError:
+        # pg_dump wrote its local time; mktime on this machine (where the manifest is written,
+        # beside the dump) turns it into a moment as pg_dump's own mktime did
+        moment = time.mktime((year + 1900, mon + 1, mday, hour, minute, sec, 0, 0, _isdst))
+        started: dt.datetime | None = dt.datetime.fromtimestamp(moment, dt.UTC)
+    except (ValueError, OverflowError):
         started = None
     return DumpHeader((major, minor), kind, started, database, server_version, dump_version)
 
@@ -145,6 +151,8 @@ def dump_format(path: Path) -> str:
         return "sqlite"
     if start.startswith(b"\x1f\x8b"):
         return "plain-gz"
+    if start.startswith(b"toc.dat\x00"):  # the first member of pg_dump -F t
+        return "tar"
     if start.lstrip().startswith(b"--") or start.lstrip().upper().startswith((b"SET ", b"CREATE ", b"BEGIN")):
         return "plain"
     return "unknown"
@@ -206,43 +214,65 @@ def read_whole(path: Path, timeout: float) -> str:
 
 def table_rows(path: Path, table: str, columns: tuple[str, ...], timeout: float) -> Iterator[tuple[str | None, ...]]:
     """The values of `columns` in each row of `table` as the dump holds them (no server needed):
-    `pg_restore --data-only -t TABLE -f -`, its COPY block read line by line."""
+    `pg_restore --data-only [-n SCHEMA] -t TABLE -f -`, its COPY block read as it streams.
+
+    Raises:
+        CheckError: no pg_restore; the dump holds no such table, or more than one (name the
+            schema); pg_restore fails at any point, a truncated dump included (its rows so far
+            were yielded, but the read ends with this error).
+    """
     tool = pg_restore()
     if tool is None:
         raise CheckError("no pg_restore on PATH to read the dump's data with")
-    name = table.rsplit(".", 1)[-1]
-    with subprocess.Popen([tool, "--data-only", "--table", name, "--file", "-", str(path)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+    schema, _, name = table.rpartition(".")
+    command = [tool, "--data-only", *(["--schema", schema] if schema else []), "--table", name, "--file", "-", str(path)]
+    wanted = f"{schema}.{name}" if schema else None
+    with tempfile.TemporaryFile() as errors, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors) as proc:
         assert proc.stdout is not None  # PIPE
-        header: list[str] | None = None
-        positions: list[int] = []
+        deadline = time.monotonic() + timeout
+        blocks = 0
+        positions: list[int] | None = None
         for raw in proc.stdout:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise CheckError(f"pg_restore did not finish reading {path.name} within {timeout:.0f}s")
             line = raw.rstrip(b"\n")
-            if header is None:
+            if positions is None:
                 if line.startswith(b"COPY ") and line.endswith(b"FROM stdin;"):
+                    copied = line[5:line.index(b" (")].decode(errors="replace").replace('"', "")
+                    if wanted is not None and copied != wanted:
+                        continue
+                    blocks += 1
+                    if blocks > 1:
+                        proc.kill()
+                        raise CheckError(f"the dump {path.name} holds more than one table {name} (in several "
+                                         "schemas): name it as schema.table")
                     inside = line[line.index(b"(") + 1:line.rindex(b")")].decode()
                     header = [c.strip().strip('"') for c in inside.split(",")]
                     missing = [c for c in columns if c not in header]
                     if missing:
                         proc.kill()
-                        raise CheckError(f"the dump's {table} has no column {', '.join(missing)} "
+                        raise CheckError(f"the dump's {copied} has no column {', '.join(missing)} "
                                          f"(it has {', '.join(header)})")
                     positions = [header.index(c) for c in columns]
                 continue
             if line == b"\\.":
-                break
+                positions = None  # the block ended: another one may follow (another schema's)
+                continue
             fields = line.split(b"\t")
             yield tuple(_copy_value(fields[i]) for i in positions)
-        proc.stdout.close()
         try:
-            proc.wait(timeout=timeout)
+            code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise CheckError(f"pg_restore did not finish reading {path.name}") from None
-        if header is None:
-            stderr = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-            why = stderr.splitlines()[0] if stderr else "no data for it"
-            raise CheckError(f"the dump {path.name} holds no table {table}: {why}")
+            raise CheckError(f"pg_restore did not finish reading {path.name} within {timeout:.0f}s") from None
+        errors.seek(0)
+        complaint = next((ln.strip() for ln in errors.read().decode(errors="replace").splitlines() if ln.strip()), "")
+        if code != 0:
+            raise CheckError(f"pg_restore could not read {table} from {path.name} to its end: "
+                             f"{complaint or f'exit {code}'}")
+        if blocks == 0:
+            raise CheckError(f"the dump {path.name} holds no data for table {table}")
 
 
 _ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v", b"\\": b"\\"}

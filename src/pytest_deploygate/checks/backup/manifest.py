@@ -104,6 +104,17 @@ class Backup:
     files: tuple[FilesCopy, ...] = ()
     migrations: tuple[MigrationsCopy, ...] = ()
 
+    def path(self, relative: str) -> Path:
+        """A component's path, which must stay inside the backup's folder once links are
+        resolved (a team's `uploads -> /elsewhere` is refused, not read)."""
+        path = self.folder / relative
+        try:
+            path.resolve().relative_to(self.folder.resolve())
+        except ValueError:
+            raise CheckError(f"{relative} in backup {self.folder.name} leads outside the backup folder "
+                             f"(to {path.resolve()})") from None
+        return path
+
 
 # -- reading -------------------------------------------------------------------------------------
 
@@ -149,16 +160,28 @@ def _inside(folder: Path, relative: Any, what: str, manifest: Path) -> str:
     return relative
 
 
+def _hex(value: Any, what: str, manifest: Path) -> str | None:
+    """A sha256 as recorded: 64 hex digits (a `sha256:` prefix or sha256sum's trailing name allowed)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower().removeprefix("sha256:").split()[0] if str(value).strip() else ""
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise CheckError(f"{manifest.name}: {what} {value!r} is not a sha256 (64 hex digits)")
+    return text
+
+
 def _count(value: Any, what: str, manifest: Path) -> int | None:
     if value is None:
         return None
     try:
-        number = int(str(value).strip())
+        number = float(str(value).strip().replace(",", "").replace("_", ""))
     except ValueError:
         raise CheckError(f"{manifest.name}: {what} {value!r} is not a number") from None
+    if isinstance(value, bool) or not number.is_integer():
+        raise CheckError(f"{manifest.name}: {what} {value!r} is not a whole number")
     if number < 0:
         raise CheckError(f"{manifest.name}: {what} {value!r} is negative")
-    return number
+    return int(number)
 
 
 def read_manifest(path: Path) -> Backup:
@@ -192,7 +215,7 @@ def _teams(path: Path, data: dict[str, Any]) -> Backup:
     return Backup(
         folder=folder, manifest=path, kind="team", created_at=_time(data.get("timestamp"), "timestamp", path),
         git_commit=str(data["git_commit"]) if data.get("git_commit") else None,
-        schema_hash=SchemaHash("sha256", str(schema).strip().lower()) if schema else None,
+        schema_hash=SchemaHash("sha256", _hex(schema, "schema_hash", path) or "") if schema else None,
         dumps=(Dump("database.dump", size_text=str(data["database_size"]) if data.get("database_size") else None),),
         files=(FilesCopy("uploads", count=_count(data.get("uploads_count"), "uploads_count", path)),),
         migrations=(MigrationsCopy("migrations.csv"),) if (folder / "migrations.csv").exists() else (),
@@ -216,10 +239,10 @@ def _ours(path: Path, data: dict[str, Any]) -> Backup:
     return Backup(
         folder=folder, manifest=path, kind="deploygate", created_at=_time(data.get("created_at"), "created_at", path),
         git_commit=data.get("git_commit") or None,
-        schema_hash=SchemaHash(str(schema.get("algorithm", "sha256")), str(schema["value"]).lower(),
+        schema_hash=SchemaHash(str(schema.get("algorithm", "sha256")), _hex(schema["value"], "schema_hash.value", path) or "",
                                schema.get("path")) if schema else None,
         dumps=tuple(Dump(_inside(folder, d.get("path"), "dumps[].path", path), d.get("format"),
-                         _count(d.get("size"), "dumps[].size", path), None, d.get("sha256"),
+                         _count(d.get("size"), "dumps[].size", path), None, _hex(d.get("sha256"), "dumps[].sha256", path),
                          _optional_time(d.get("snapshot_at"), "dumps[].snapshot_at", path)) for d in items("dumps")),
         files=tuple(FilesCopy(_inside(folder, f.get("root"), "files[].root", path),
                               _count(f.get("count"), "files[].count", path), _count(f.get("bytes"), "files[].bytes", path),
@@ -227,7 +250,8 @@ def _ours(path: Path, data: dict[str, Any]) -> Backup:
                               _optional_time(f.get("copy_finished_at"), "files[].copy_finished_at", path),
                               _inside(folder, f["fixity"], "files[].fixity", path) if f.get("fixity") else None)
                     for f in items("files")),
-        migrations=tuple(MigrationsCopy(_inside(folder, m.get("path"), "migrations[].path", path), m.get("sha256"),
+        migrations=tuple(MigrationsCopy(_inside(folder, m.get("path"), "migrations[].path", path),
+                                        _hex(m.get("sha256"), "migrations[].sha256", path),
                                         _count(m.get("count"), "migrations[].count", path)) for m in items("migrations")),
     )
 
@@ -275,11 +299,20 @@ def read_fixity(path: Path) -> dict[str, str]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        digest, _, name = line.partition(" ")
-        if not re.fullmatch(r"[0-9a-fA-F]{64}", digest) or not name.strip():
+        match = re.fullmatch(r"([0-9a-fA-F]{64})[ \t]+(.+)", line)
+        if not match:
             raise CheckError(f"{path.name} line {number} is not `<sha256>  <path>`")
-        recorded[name.strip()] = digest.lower()
+        recorded[_unescape(match.group(2))] = match.group(1).lower()
     return recorded
+
+
+def _escape(name: str) -> str:
+    """BagIt's escaping of a path in a manifest line: `%`, CR and LF percent-encoded."""
+    return name.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _unescape(name: str) -> str:
+    return name.replace("%0A", "\n").replace("%0a", "\n").replace("%0D", "\r").replace("%0d", "\r").replace("%25", "%")
 
 
 def count_csv_rows(path: Path) -> int:
@@ -354,7 +387,7 @@ def write_manifest(plan: ManifestPlan, workers: int | None = None) -> tuple[Path
         "schema_hash": None, "dumps": [], "files": [], "migrations": [],
     }
     if plan.schema_file is not None:
-        document["schema_hash"] = {"algorithm": "sha256", "path": str(plan.schema_file),
+        document["schema_hash"] = {"algorithm": "sha256", "path": plan.schema_file.name,
                                    "value": sha256_of(plan.schema_file)}
     for dump in plan.dumps:
         kind = dump_format(dump)
@@ -367,8 +400,9 @@ def write_manifest(plan: ManifestPlan, workers: int | None = None) -> tuple[Path
     for root in plan.files:
         listed = list(files_under(root))
         digests = hash_all([p for _, p in listed], workers)
-        fixity = folder / f"{root.name}{FIXITY_SUFFIX}"
-        _write_atomically(fixity, "".join(f"{d}  {name}\n" for (name, _), d in zip(listed, digests, strict=True)))
+        label = root.relative_to(folder).as_posix().replace("/", "_")
+        fixity = folder / f"{label}{FIXITY_SUFFIX}"
+        _write_atomically(fixity, "".join(f"{d}  {_escape(name)}\n" for (name, _), d in zip(listed, digests, strict=True)))
         started, finished = _window([p for _, p in listed])
         started, finished = plan.copy_started_at or started, plan.copy_finished_at or finished
         document["files"].append({
