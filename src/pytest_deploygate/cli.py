@@ -89,18 +89,21 @@ def snapshot_command(args: argparse.Namespace) -> int:
 def manifest_command(args: argparse.Namespace) -> int:
     from .checks.backup.manifest import ManifestPlan, discover, parse_time, write_manifest
 
-    folder = Path(args.backup_dir)
-    if not folder.is_dir():
-        print(f"deploygate manifest: {folder} is not a folder", file=sys.stderr)
+    if not Path(args.backup_dir).is_dir():
+        print(f"deploygate manifest: {args.backup_dir} is not a folder", file=sys.stderr)
         return 2
+    folder = Path(args.backup_dir).resolve()
     try:
         named = args.dump or args.files or args.migrations
-        plan = ManifestPlan(folder, [Path(p) for p in args.dump], [Path(p) for p in args.files],
-                            [Path(p) for p in args.migrations]) if named else discover(folder)
+        plan = ManifestPlan(folder, [Path(p).absolute() for p in args.dump], [Path(p).absolute() for p in args.files],
+                            [Path(p).absolute() for p in args.migrations]) if named else discover(folder)
         for path in (*plan.dumps, *plan.files, *plan.migrations):
-            path.resolve().relative_to(folder.resolve())  # ValueError: outside the backup
             if not path.exists():
                 raise ValueError(f"{path} does not exist")
+            if not path.resolve().is_relative_to(folder) or path.is_symlink():
+                raise ValueError(f"{path} is not inside {args.backup_dir} (a manifest names what the backup holds)")
+        plan.dumps, plan.files, plan.migrations = ([p.resolve() for p in paths]
+                                                   for paths in (plan.dumps, plan.files, plan.migrations))
         plan.schema_file = Path(args.schema_file) if args.schema_file else None
         plan.copy_started_at = parse_time(args.copy_started) if args.copy_started else None
         plan.copy_finished_at = parse_time(args.copy_finished) if args.copy_finished else None
