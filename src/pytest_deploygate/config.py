@@ -354,6 +354,12 @@ class EntryReader:
             result.append((name, inner))
         return result
 
+    def one_or_more(self, key: str, *, interpolate: bool = True) -> tuple[str, ...]:
+        """A string or a list of strings, as a tuple (`strip_prefix = "/"` or `["/", "https://cdn/"]`)."""
+        if isinstance(self.raw(key), str):
+            return (self.string(key, interpolate=interpolate) or "",)
+        return self.strings(key, interpolate=interpolate)
+
     def dotted_name(self, key: str, text: str, *, parts: tuple[int, int]) -> tuple[str, ...]:
         """`schema.table` or `table.column` (the value of `key`) split on dots, checked for the
         number of parts: (1, 2) for a table, (2, 3) for a column."""

@@ -152,8 +152,7 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
         severity = reader.choice("orphans_severity", ("warn", "fail"), "warn")
         if reader.has("orphans_severity") and orphans is None:
             raise reader.error("orphans_severity", "goes with orphans (a glob of files that must be referenced)")
-        prefix = reader.raw("strip_prefix")
-        strip_prefix = (prefix,) if isinstance(prefix, str) else reader.strings("strip_prefix")
+        strip_prefix = reader.one_or_more("strip_prefix")
         min_size = reader.integer("min_size", minimum=0)
         return FilesOptions(
             root=root, root_text=root_text, query=query.strip() if query else None, table=table,

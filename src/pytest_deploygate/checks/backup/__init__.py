@@ -114,8 +114,7 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
             root = refs.required_string("root", interpolate=False).strip("/")
             if not root or ".." in Path(root).parts:
                 raise refs.error("root", f'"{root}" must name a folder inside the backup ("uploads")')
-            prefix = refs.raw("strip_prefix")
-            strip = ((prefix,) if isinstance(prefix, str) else refs.strings("strip_prefix")) or (f"/{root}/", f"{root}/")
+            strip = refs.one_or_more("strip_prefix") or (f"/{root}/", f"{root}/")
             refs.unknown_keys()
             references = References(table, column, root, strip)
         return BackupOptions(
