@@ -296,32 +296,25 @@ class FilesCheck(AspectKind[FilesOptions, FilesState]):
             return
         state.referenced += 1
         walked = state.walk
-        if why:
+        target: str | None = relative
+        if not why and relative not in walked.files:
+            if relative in walked.escaping:  # a link out, named itself
+                why = walked.escaping[relative]
+            elif walked.folder_links or walked.escaping:  # a path through links to folders
+                target, through = walked.through_links(relative)
+                why = f"through {through}" if through else ""
+        if why or target is None:
             state.invalid += 1
             sample(state.invalid_samples, f" ({why})")
-        elif relative in walked.files:  # found once cleaned (`/uploads/a.webp`), or small
+        elif target in walked.files:  # found once cleaned (`/uploads/a.webp`) or through a link, or small
             state.found += 1
-            state.unreferenced.discard(relative)
-            if relative in walked.small:
+            state.unreferenced.discard(target)
+            if target in walked.small:
                 state.small += 1
-                sample(state.small_samples, f" ({plural(walked.small[relative], 'byte')})")
-        elif relative in walked.escaping:
-            state.invalid += 1
-            sample(state.invalid_samples, f" ({walked.escaping[relative]})")
+                sample(state.small_samples, f" ({plural(walked.small[target], 'byte')})")
         else:
-            target, why = walked.through_links(relative) if walked.folder_links or walked.escaping else (relative, "")
-            if why:
-                state.invalid += 1
-                sample(state.invalid_samples, f" (through {why})")
-            elif target != relative and target in walked.files:
-                state.found += 1
-                state.unreferenced.discard(target)
-                if target in walked.small:
-                    state.small += 1
-                    sample(state.small_samples, f" ({plural(walked.small[target], 'byte')})")
-            else:
-                state.missing += 1
-                sample(state.missing_samples)
+            state.missing += 1
+            sample(state.missing_samples)
 
     # -- the items ------------------------------------------------------------------------------
 

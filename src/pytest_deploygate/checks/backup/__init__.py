@@ -230,8 +230,8 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
             path = backup.path(migrations.path)
             if not path.is_file():
                 problems.append(f"migrations {migrations.path} is missing")
-            elif migrations.count is not None and count_csv_rows(path) != migrations.count:
-                problems.append(f"migrations {migrations.path} holds {plural(count_csv_rows(path), 'row')}, "
+            elif migrations.count is not None and (rows := count_csv_rows(path)) != migrations.count:
+                problems.append(f"migrations {migrations.path} holds {plural(rows, 'row')}, "
                                 f"the manifest says {count(migrations.count)}")
         if problems:
             return Result.fail(f"backup {self._name(backup)} is incomplete: {problems[0]}"
@@ -375,8 +375,9 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
     def _references(self, backup: Backup, options: BackupOptions, entry: Entry[BackupOptions], ctx: RunContext) -> Result:
         refs = options.references
         assert refs is not None  # the aspect exists only with it
-        dumps = [backup.path(d.path) for d in backup.dumps
-                 if backup.path(d.path).is_file() and dump_format(backup.path(d.path)) in ("custom", "sqlite")]
+        readable = {"custom", "sqlite"}
+        dumps = [(path, kind) for path in (backup.path(d.path) for d in backup.dumps) if path.is_file()
+                 for kind in (dump_format(path),) if kind in readable]
         if not dumps:
             raise CheckError("the backup has no custom-format dump (or SQLite copy) to read the table from")
         root = backup.path(refs.root)
@@ -386,8 +387,9 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
         paths = PathReader([root], refs.strip_prefix)
         referenced = missing = 0
         samples: list[str] = []
-        rows = (sqlite_rows(dumps[0], refs.table, (refs.column,)) if dump_format(dumps[0]) == "sqlite"
-                else table_rows(dumps[0], refs.table, (refs.column,), ctx.remaining() or 600))
+        dump, kind = dumps[0]
+        rows = (sqlite_rows(dump, refs.table, (refs.column,)) if kind == "sqlite"
+                else table_rows(dump, refs.table, (refs.column,), ctx.remaining() or 600))
         for (value,) in rows:
             if value is None:
                 continue
@@ -400,7 +402,7 @@ class BackupCheck(AspectKind[BackupOptions, BackupState]):
                 if len(samples) < ctx.samples:
                     samples.append(shown(value) + (f" ({why})" if why else ""))
         figures = {"referenced": referenced, "missing": missing, "files": len(found.files)}
-        where = f"{refs.table}.{refs.column} in the backup's {dumps[0].name}"
+        where = f"{refs.table}.{refs.column} in the backup's {dump.name}"
         if missing:
             return Result.fail(f"{count(missing)} of {count(referenced)} files referenced by {where} "
                                f"{'is' if missing == 1 else 'are'} missing from the backup's {refs.root}", samples, **figures)
