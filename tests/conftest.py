@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jmespath
 import psycopg
 import pytest
+import requests
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -31,9 +33,11 @@ from pytest_deploygate.checks import builtin_kinds
 
 # The plugin imports the gate's modules only when a gate is collected. pytester's in-process runs
 # drop every module first imported during a run, so without this each run would import (and,
-# without bytecode files, compile) them all again: loaded here, once, they stay.
+# without bytecode files, compile) them all again: loaded here, once, they stay. The same goes for
+# what [[endpoint]] imports when it first runs: a requests.Session made by one run's fixture would
+# meet the classes of another run's fresh `requests` ("You can only merge into CookieJar").
 builtin_kinds()
-del pytest_deploygate
+del pytest_deploygate, requests, jmespath
 
 PG_ENV = "DEPLOYGATE_TEST_POSTGRES_URL"
 #: a second server, for what crosses servers (dump/restore, prod against staging); .ci/run gives

@@ -20,6 +20,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, cast
 
+from .ahead import Ahead
 from .errors import CheckError
 from .wording import count, format_duration, plural
 
@@ -214,6 +215,8 @@ class RunContext:
         deadline: when this item's time is up, on the `time.monotonic()` clock (by default
             `timeout` from when the context is made, just before the item runs); long walks and
             hashing call :meth:`check_deadline`.
+        ahead: the fetches started before their items (see :meth:`CheckKind.fetch`), shared by
+            the items of one gate in one process.
     """
 
     gate: GateConfig
@@ -225,6 +228,7 @@ class RunContext:
     options: RunOptions = field(default_factory=RunOptions)
     cache: dict[Any, Any] = field(default_factory=dict)
     deadline: float | None = None
+    ahead: Ahead = field(default_factory=Ahead)
 
     def __post_init__(self) -> None:
         if self.deadline is None:
@@ -246,6 +250,12 @@ class RunContext:
         """
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise CheckError(f"{what}: stopped after {format_duration(self.timeout)} (the check's timeout)")
+
+    def fetched(self, kind: CheckKind[Any, PayloadT], target: Target[Any, PayloadT]) -> Any:
+        """What `kind.fetch(target, ...)` returned: taken from the fetch the gate started ahead
+        of this item, or fetched now. Raises what the fetch raised, or CheckError when it has not
+        finished within `kind.fetch_bound(target)` seconds."""
+        return self.ahead.take(fetch_key(target), lambda: kind.fetch(target, self), kind.fetch_bound(target))
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per process and share: one scan serves every item that needs it.
@@ -310,6 +320,33 @@ class CheckKind(Generic[OptionsT, PayloadT]):
         one worker and the shared work once.
         """
         return None
+
+    def fetch(self, target: Target[OptionsT, PayloadT], ctx: RunContext) -> Any:
+        """Optional: the part of a run that only waits on the outside world (an HTTP request).
+
+        A kind that implements it lets the gate start the fetches of the items that follow the
+        running one (consecutive items of this kind in one gate file, those pytest will run) in
+        background threads, at most `[deploygate] http_concurrency` at a time, so a gate of many
+        endpoints does not take the sum of their latencies. `run` gets the value with
+        `ctx.fetched(self, target)`. It must be safe to call from a thread, bound its own time
+        (see :meth:`fetch_bound`) and not judge: a fetch may happen while another item runs.
+        """
+        raise NotImplementedError
+
+    def fetch_bound(self, target: Target[OptionsT, PayloadT]) -> float:
+        """Seconds after a fetch begins when its item stops waiting for it (a client-side bound
+        on top of the fetch's own timeouts). Default: the entry's timeout."""
+        return target.entry.timeout
+
+    @property
+    def fetches(self) -> bool:
+        """Whether this kind implements :meth:`fetch`."""
+        return type(self).fetch is not CheckKind.fetch
+
+
+def fetch_key(target: Target[Any, Any]) -> tuple[str, str]:
+    """What names a target's fetch among a process's: its gate file and its item name."""
+    return (str(target.entry.source), target.item_name)
 
 
 class AspectKind(CheckKind[OptionsT, str], Generic[OptionsT, SharedT]):

@@ -35,10 +35,11 @@ MAX_SAMPLES = 10_000
 MAX_INTEGER = 2**63 - 1  # a PostgreSQL bigint: what a count or a bound is compared with
 MAX_TIMEOUT = 24 * 86400.0  # statement_timeout is an int of milliseconds: 24.8 days at most
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_HTTP_CONCURRENCY = 8
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_STATEMENT_TIMEOUT = 60.0
 CONFIG_FILENAME = "deploygate.toml"
-SETTINGS_KEYS = ("samples", "timeout", "could_not_check")
+SETTINGS_KEYS = ("samples", "timeout", "could_not_check", "http_concurrency")
 
 
 _VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
@@ -201,6 +202,10 @@ class EntryReader:
                                   f"(set it, or write ${{{exc.name}:-default}})") from None
         except ValueError as exc:
             raise self.error(key, str(exc)) from None
+
+    def interpolate_text(self, key: str, text: str) -> str:
+        """`${VAR}` in a string found inside a value (a table, a list) that the kind reads itself."""
+        return self._interpolate(key, text)
 
     @overload
     def string(self, key: str, default: str, *, required: bool = ..., interpolate: bool = ...) -> str: ...
@@ -398,11 +403,14 @@ class Settings:
         timeout: a check's default time budget, in seconds.
         could_not_check: what a check that could not run does (a database down, a query error):
             "fail" (the default, whatever the check's severity) or "warn" (reported, the run passes).
+        http_concurrency: how many fetches (HTTP requests of `[[endpoint]]`) one process runs at
+            once, ahead of their items.
     """
 
     samples: int = DEFAULT_SAMPLES
     timeout: float = DEFAULT_TIMEOUT
     could_not_check: Severity = "fail"
+    http_concurrency: int = DEFAULT_HTTP_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -523,8 +531,9 @@ def _read_settings(data: Mapping[str, Any], loading: _Loading, in_pyproject: boo
     samples = reader.integer("samples", DEFAULT_SAMPLES, minimum=0, maximum=MAX_SAMPLES)
     timeout = reader.duration("timeout", DEFAULT_TIMEOUT, timeout=True)
     could_not_check: Severity = "warn" if reader.choice("could_not_check", ("fail", "warn"), "fail") == "warn" else "fail"
+    http_concurrency = reader.integer("http_concurrency", DEFAULT_HTTP_CONCURRENCY, minimum=1, maximum=256)
     reader.unknown_keys()
-    return Settings(samples, timeout, could_not_check)
+    return Settings(samples, timeout, could_not_check, http_concurrency)
 
 
 def _read_databases(section: Any, loading: _Loading) -> dict[str, DatabaseConfig]:

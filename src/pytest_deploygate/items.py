@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +154,36 @@ class GateFile(pytest.File):
         return super().repr_failure(excinfo)
 
 
+_POSITIONS = pytest.StashKey[dict[int, int]]()
+
+
+def _xdist_worker(config: pytest.Config) -> Any:
+    """pytest-xdist's WorkerInteractor plugin in a worker, else None."""
+    if not hasattr(config, "workerinput"):
+        return None
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "WorkerInteractor":
+            return plugin
+    return None
+
+
+def _queued(worker: Any, config: pytest.Config) -> list[int]:
+    """The indices of the items an xdist worker will run after the current one, in order."""
+    if getattr(config.option, "dist", None) == "worksteal":
+        return []
+    following = getattr(worker, "nextitem_index", None)
+    queue = getattr(worker, "torun", None)
+    lock = getattr(queue, "lock", None)
+    if not isinstance(following, int) or lock is None:
+        return []
+    try:
+        with lock() as pending:
+            rest = list(pending)
+    except Exception:  # a pytest-xdist whose queue has changed: fetch nothing ahead
+        return []
+    return [following, *(index for index in rest if isinstance(index, int))]
+
+
 class GateItem(pytest.Function):
     """One check of the gate: `deploygate.toml::rows[main.ads.slug:not_null]`."""
 
@@ -182,6 +213,11 @@ class GateItem(pytest.Function):
             raise TypeError(f"the {RUNTIME_FIXTURE} fixture must give a GateRuntime, got {type(runtime).__name__}")
         fixtures = {name: self.funcargs[name] for name in self.kind.fixtures}
         context = runtime.context(self.gate, self.target, fixtures)
+        if self.kind.fetches:
+            # this item's fetch first, then those of the items that follow it, which run meanwhile
+            runtime.fetch_ahead(self.gate, self.kind, self.target, fixtures)
+            for item in islice(self.following(), self.gate.settings.http_concurrency - 1):
+                runtime.fetch_ahead(item.gate, item.kind, item.target, fixtures)
         result: Result = self.config.hook.pytest_deploygate_run_check(
             kind=self.kind, target=self.target, context=context)
         redact = self.gate.redactor
@@ -198,6 +234,32 @@ class GateItem(pytest.Function):
                 self.user_properties.append(("warning", result.verdict))
             else:
                 raise CheckFailed(result)
+
+    def following(self) -> Iterator[GateItem]:
+        """The items this process will run next, as long as they are of this item's kind and
+        gate file (they share its fixtures): only items pytest will run, after `-k`/`-m`.
+
+        Outside xdist, the items after this one in `session.items`. In an xdist worker, the items
+        the controller has already sent it, in its queue (pytest-xdist keeps no public view of it,
+        so it is read with care; without it, nothing is fetched ahead). Under `--dist worksteal`
+        nothing is: a queued item may be taken away and run by another worker.
+        """
+        items = self.session.items
+        worker = _xdist_worker(self.config)
+        if worker is None:
+            index = self.session.stash.setdefault(_POSITIONS, {}).get(id(self))
+            if index is None:
+                positions = {id(item): position for position, item in enumerate(items)}
+                self.session.stash[_POSITIONS] = positions
+                index = positions.get(id(self), len(items))
+            upcoming: Iterable[int] = range(index + 1, len(items))
+        else:
+            upcoming = _queued(worker, self.config)
+        for index in upcoming:
+            item = items[index]
+            if not (isinstance(item, GateItem) and item.parent is self.parent and item.kind is self.kind):
+                return
+            yield item
 
     def severity_of(self, result: Result) -> str:
         """How a failing result counts: "could not check" is never softened by a `warn` check

@@ -166,11 +166,21 @@ def deploygate_runtime(request: pytest.FixtureRequest) -> Iterator[GateRuntime]:
 
 @pytest.fixture(scope="session")
 def deploygate_http() -> Iterator[requests.Session]:
-    """The HTTP session of HTTP checks; override it to add proxies, a CA bundle or auth."""
+    """The HTTP session of `[[endpoint]]` checks, one per process and reused (its connections
+    kept alive), shared by the requests the gate sends concurrently. Override it to add proxies,
+    a CA bundle or auth. It keeps no cookies: a cookie one endpoint sets is not sent to the next,
+    so each check sees what a fresh client would, whatever ran before it."""
+    from http.cookiejar import DefaultCookiePolicy
+
     import requests  # here, not at the top: the plugin loads with every pytest run
+    from requests.adapters import HTTPAdapter
 
     with requests.Session() as session:
         session.headers["User-Agent"] = f"pytest-deploygate/{__version__}"
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        for scheme in ("http://", "https://"):
+            # room for `http_concurrency` connections to one host (requests keeps 10)
+            session.mount(scheme, HTTPAdapter(pool_maxsize=64))
         yield session
 
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .api import RunContext, RunOptions, Target
+from .ahead import Ahead
+from .api import CheckKind, RunContext, RunOptions, Target, fetch_key
 from .config import GateConfig
 from .db import DatabasePool
 
@@ -21,6 +22,7 @@ class GateRuntime:
         self.options = options or RunOptions()
         self._pools: dict[Path, DatabasePool] = {}
         self._caches: dict[Path, dict[Any, Any]] = {}
+        self._aheads: dict[Path, Ahead] = {}
 
     def context(self, gate: GateConfig, target: Target[Any, Any],
                 fixtures: Mapping[str, Any] | None = None) -> RunContext:
@@ -28,6 +30,7 @@ class GateRuntime:
         if gate.path not in self._pools:
             self._pools[gate.path] = DatabasePool(gate.databases, gate.redactor)
             self._caches[gate.path] = {}
+            self._aheads[gate.path] = Ahead(gate.settings.http_concurrency)
         return RunContext(
             gate=gate,
             databases=self._pools[gate.path],
@@ -37,10 +40,18 @@ class GateRuntime:
             fixtures=dict(fixtures or {}),
             options=self.options,
             cache=self._caches[gate.path],
+            ahead=self._aheads[gate.path],
         )
+
+    def fetch_ahead(self, gate: GateConfig, kind: CheckKind[Any, Any], target: Target[Any, Any],
+                    fixtures: Mapping[str, Any] | None = None) -> None:
+        """Start `kind.fetch` for a target whose item has not run yet (see `CheckKind.fetch`)."""
+        ctx = self.context(gate, target, fixtures)
+        ctx.ahead.start(fetch_key(target), lambda: kind.fetch(target, ctx), kind.fetch_bound(target))
 
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
         self._caches.clear()
+        self._aheads.clear()  # fetches never taken (a run stopped by -x) end in their daemon threads

@@ -34,6 +34,8 @@ BUILTIN: dict[str, Builtin] = {
                      "files the database references exist under a root, and files there are referenced"),
     "backup": Builtin("backup", "BackupCheck",
                       "the newest backup is present, fresh, complete, consistent and restorable"),
+    "endpoint": Builtin("endpoint", "EndpointCheck",
+                        "HTTP endpoints answer with the expected status, latency, body and certificate"),
 }
 
 
