@@ -370,7 +370,7 @@ def test_a_server_signed_by_an_unknown_ca_is_refused_unless_its_bundle_is_given(
         status = 404
         verify = false
     ''')
-    result = gate.run("-W", "ignore::urllib3.exceptions.InsecureRequestWarning")
+    result = gate.run("-W", "error")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["GET /: TLS failed: certificate verify failed: unable to get local issuer certificate"])
 
@@ -397,7 +397,7 @@ def test_cert_min_days_counts_the_days_the_certificate_has_left(
         verify = {verify}
         cert_min_days = 14
     ''')
-    result = gate.run("--junitxml=out.xml", "-W", "ignore::urllib3.exceptions.InsecureRequestWarning")
+    result = gate.run("--junitxml=out.xml", "-W", "error")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         f"GET /: 404 in *ms, but the certificate of 127.0.0.1 expires in 3 days ({ends:%Y-%m-%d}; cert_min_days 14)"])
@@ -409,7 +409,7 @@ def test_cert_min_days_counts_the_days_the_certificate_has_left(
 def test_an_expired_certificate_is_said_to_be_expired(gate: Gate, tls_site: Callable[..., Site]) -> None:
     server = tls_site(not_after=datetime.now(UTC) - timedelta(days=2, hours=1))
     gate.config(f'[[endpoint]]\nurl = "{server.url}/"\nstatus = 404\nverify = false\ncert_min_days = 7\n')
-    result = gate.run("-W", "ignore::urllib3.exceptions.InsecureRequestWarning")
+    result = gate.run("-W", "error")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["GET /: 404 in *ms, but the certificate of 127.0.0.1 expired 2 days ago (*)"])
 

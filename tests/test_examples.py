@@ -15,7 +15,8 @@ def test_quickstart_passes(example: Example, monkeypatch: pytest.MonkeyPatch) ->
     example.copy("quickstart")
     result = example.run("--deploygate", "-v")
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["*deploygate.toml::sql[[]ads-without-slug[]] PASSED*"])
+    result.stdout.fnmatch_lines(["*deploygate.toml::sql[[]ads-without-slug[]] PASSED*",
+                                 "*deploygate.toml::endpoint[[]communities-api[]] PASSED*"], consecutive=False)
     assert "failed" not in result.stdout.lines[-1]
 
 
@@ -44,6 +45,13 @@ def test_quickstart_fails_on_the_incident_naming_the_rows(example: Example, monk
         "FAILED deploygate.toml::backup[[]backups:references[]] - 3 of 200 files referenced by ad_images.file_path "
         "in the backup's database.db are missing from the backup's uploads",
     ], consecutive=False)
+    # the API the conftest serves answers 200 with an empty list; its token is sent, never shown
+    result.stdout.fnmatch_lines([
+        "GET /api/communities: 200 in *ms, but json length(communities) > `0` is false",
+        "  body (19 bytes):",
+        '    {"communities": []}',
+    ])
+    assert "demo-api-token" not in result.stdout.str()
 
 
 def test_quickstart_under_xdist(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:

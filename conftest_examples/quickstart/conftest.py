@@ -1,17 +1,22 @@
-"""The quickstart's stand-in for production: a small marketplace in SQLite, built fresh each run.
+"""The quickstart's stand-in for production: a small marketplace in SQLite, built fresh each run,
+and its API, served on 127.0.0.1 while the gate runs.
 
 `pytest --deploygate` checks healthy data and passes. `DEMO_INCIDENT=1 pytest --deploygate` replays
-incident 2 of the SPEC (ads saved with a NULL or empty slug) and incident 3 (the uploads folder
+incident 2 of the SPEC (ads saved with a NULL or empty slug), incident 3 (the uploads folder
 restored from another backup than the database: three images missing, one nobody references) and
-the gate fails, saying which rows and files.
+the seeds' API incident (`/api/communities` answering 200 with an empty list), and the gate fails,
+saying which rows, files and answers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -52,9 +57,10 @@ def build_demo_database(path: Path, incident: bool) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):  # under -n, the controller has built it already
+    if hasattr(config, "workerinput"):  # under -n, the controller has built it and serves the API
         return
     incident = os.environ.get("DEMO_INCIDENT") == "1"
+    start_api(config, incident)
     build_demo_database(HERE / "demo.db", incident=incident)
     uploads = HERE / "public" / "uploads" / "ads"
     shutil.rmtree(uploads, ignore_errors=True)
@@ -91,3 +97,46 @@ def make_backup(incident: bool) -> None:
         deploygate(["manifest", str(folder)])
     # what a deploy environment would provide; the gate checks it is there, never shows its value
     os.environ.setdefault("DEMO_SESSION_SECRET", "s3cr3t-only-for-the-demo")
+
+
+# -- the API --------------------------------------------------------------------------------------
+
+API_TOKEN = "demo-api-token-0b9f3c"  # what the deploy environment would hold; never printed by the gate
+
+
+def start_api(config: pytest.Config, incident: bool) -> None:
+    """The marketplace's API on 127.0.0.1 (a free port), in a thread, until pytest ends. Its
+    address and token go into the environment, where the gate's `${DEMO_API_URL}` and
+    `${DEMO_API_TOKEN}` read them (xdist workers inherit it)."""
+
+    class Api(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path == "/api/health":
+                self.answer(200, {"status": "ok", "database": "ok"})
+            elif self.path == "/api/communities":
+                if self.headers.get("Authorization") != f"Bearer {API_TOKEN}":
+                    self.answer(401, {"error": "unauthorized"})
+                else:  # the incident: a release that broke the query behind it
+                    self.answer(200, {"communities": [] if incident else [
+                        {"id": 1, "name": "Cyclists"}, {"id": 2, "name": "Book lovers"}]})
+            else:
+                self.answer(404, {"error": "not found"})
+
+        def answer(self, status: int, document: object) -> None:
+            body = json.dumps(document).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config.add_cleanup(server.server_close)
+    config.add_cleanup(server.shutdown)
+    os.environ["DEMO_API_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
+    os.environ["DEMO_API_TOKEN"] = API_TOKEN
