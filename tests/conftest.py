@@ -238,7 +238,12 @@ class Gate:
 
 
 @pytest.fixture
-def gate(pytester: pytest.Pytester) -> Gate:
+def gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Gate:
+    # When the suite itself runs under `pytest -n`, its worker's run id would leak into the gates
+    # run in-process here, and `[[schema]] against` would take one run's reflection for the next
+    # run's (it shares a reflection between the workers of one xdist run). A gate run under `-n`
+    # here gets a run id of its own from its own controller.
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
     return Gate(pytester)
 
 
