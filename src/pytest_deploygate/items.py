@@ -167,9 +167,21 @@ def _xdist_worker(config: pytest.Config) -> Any:
     return None
 
 
+#: the key of xdist's workerinput under which the plugin hands workers the run's `--dist` mode
+DIST_KEY = "deploygate_dist"
+#: the modes in which an item a worker has queued is run by that worker: fetched ahead
+LOOKAHEAD_DIST = ("load", "loadscope", "loadfile", "loadgroup", "each")
+
+
 def _queued(worker: Any, config: pytest.Config) -> list[int]:
-    """The indices of the items an xdist worker will run after the current one, in order."""
-    if getattr(config.option, "dist", None) == "worksteal":
+    """The indices of the items an xdist worker will run after the current one, in order.
+
+    Only when the run's `--dist` mode (which a worker's own options no longer say: pytest-xdist
+    sets them to "no") leaves a queued item to its worker: under `worksteal`, another worker may
+    take it away and run it, and its request would be sent twice.
+    """
+    workerinput = getattr(config, "workerinput", {})
+    if workerinput.get(DIST_KEY) not in LOOKAHEAD_DIST:
         return []
     following = getattr(worker, "nextitem_index", None)
     queue = getattr(worker, "torun", None)
@@ -201,7 +213,7 @@ class GateItem(pytest.Function):
     def _properties(self) -> list[tuple[str, object]]:
         props: list[tuple[str, object]] = [("kind", self.target.entry.kind)]
         if self.target.subject:
-            props.append(("target", self.target.subject))
+            props.append(("target", self.gate.redactor(self.target.subject)))
         if self.target.entry.database:
             props.append(("database", self.target.entry.database))
         props.append(("severity", self.target.effective_severity))
@@ -259,6 +271,10 @@ class GateItem(pytest.Function):
             item = items[index]
             if not (isinstance(item, GateItem) and item.parent is self.parent and item.kind is self.kind):
                 return
+            if item.get_closest_marker("skip") is not None:
+                continue  # skipped: never fetched
+            if item.get_closest_marker("skipif") is not None:
+                return  # may be skipped, which only its setup knows: nothing past it is fetched
             yield item
 
     def severity_of(self, result: Result) -> str:

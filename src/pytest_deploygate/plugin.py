@@ -128,6 +128,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args.append(str(path))
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, in the controller: tell each worker the run's `--dist` mode, which its own
+    options no longer say; fetching ahead depends on it (see `GateItem.following`)."""
+    node.workerinput["deploygate_dist"] = node.config.getoption("dist", None)
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     state = config.stash.get(STATE_KEY, None)
     if state is None or state.config_path is None:

@@ -45,7 +45,7 @@ def record_for(item: GateItem, report: pytest.TestReport) -> dict[str, Any] | No
         "order": item.order,
         "kind": target.entry.kind,
         "id": target.id,
-        "target": target.subject,
+        "target": item.gate.redactor(target.subject),
         "database": target.entry.database,
         "severity": target.effective_severity,
         "status": status,

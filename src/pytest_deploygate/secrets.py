@@ -7,14 +7,22 @@ from collections.abc import Iterable
 from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
+#: what marks a text cut short in the gate's messages
+CUT = "…"
 # A secret shorter than this is not masked: masking "1" or "on" would garble every message
 # while hiding nothing worth hiding. Documented on the safety page.
 MIN_SECRET_LENGTH = 4
 
 
 def secret_forms(secret: str) -> set[str]:
-    """The ways a secret shows up in text: as is, percent-encoded (in a URL) or decoded."""
-    return {secret, quote(secret, safe=""), quote_plus(secret, safe=""), unquote(secret)}
+    """The ways a secret shows up in text: as is, percent-encoded (in a URL) or decoded, and
+    escaped as Python's `repr` writes it (a trailing newline, common in CI secrets, shown as `\n`
+    by an error message that quotes the value)."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe=""), unquote(secret)}
+    escaped = repr(secret)[1:-1]
+    if escaped != secret:
+        forms.update({escaped, escaped.strip("\\nrt "), secret.strip()})
+    return forms
 
 
 class Redactor:
@@ -47,4 +55,24 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
             return text
-        return self._pattern.sub(MASK, text)
+        text = self._pattern.sub(MASK, text)
+        if CUT in text:
+            text = self._cut_secrets(text)
+        return text
+
+    def _cut_secrets(self, text: str) -> str:
+        """A text cut short (`…`) just inside a secret keeps only the secret's start, which the
+        whole-secret pattern does not match: mask such a start (of at least 4 characters)."""
+        pieces = text.split(CUT)
+        for index, piece in enumerate(pieces[:-1]):
+            lowered = piece.lower()
+            for secret in self._secrets:
+                start = secret.lower()
+                # the longest start of the secret that the piece ends with
+                for length in range(min(len(start) - 1, len(lowered)), MIN_SECRET_LENGTH - 1, -1):
+                    if lowered.endswith(start[:length]):
+                        piece = piece[:-length] + MASK
+                        lowered = piece.lower()
+                        break
+            pieces[index] = piece
+        return CUT.join(pieces)

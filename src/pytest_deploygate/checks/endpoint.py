@@ -24,13 +24,13 @@ import codecs
 import json as jsonlib
 import re
 import ssl
+import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 
 from ..ahead import FetchTimeout
 from ..api import CheckKind, Entry, Result, RunContext, Target
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 #: a body is read up to this many bytes; the body assertions need it whole
 MAX_BODY = 16 * 1024 * 1024
+#: how much longer than its timeout an attempt is waited for before it is given up
+GRACE = 0.25
 #: characters of the body a failure shows
 BODY_SHOWN = 600
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -181,11 +183,13 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
     # -- config ----------------------------------------------------------------------------
     def parse(self, reader: EntryReader) -> EndpointOptions:
         url = reader.required_string("url").strip()
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        except ValueError as exc:
+            raise reader.error("url", f"is not a URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise reader.error("url", f'"{_safe_url(url)}" is not an http:// or https:// URL with a host')
-        if parts.password:
-            reader.add_secret(parts.password)
         for name, value in parse_qsl(parts.query, keep_blank_values=True):
             if SECRET_NAME.search(name):
                 reader.add_secret(value)
@@ -194,8 +198,9 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
             raise reader.error("method", f'"{method}" is not one of {", ".join(METHODS)}')
 
         headers = reader.string_table("headers")
-        for value in headers.values():
+        for name, value in headers.items():
             reader.add_secret(value)
+            _check_header(reader, name, value)
         params = self._params(reader)
         body, json_body = self._body(reader, method)
         if json_body and not any(name.lower() == "content-type" for name in headers):
@@ -207,10 +212,25 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
         if client_key and not client_cert:
             raise reader.error("client_key", "goes with client_cert (the certificate it is the key of)")
         auth = self._auth(reader)
+        if parts.username is not None or parts.password is not None:
+            if auth is not None:
+                raise reader.error("auth", "the url carries a user and password already: give one of them")
+            # sent as the auth it is (requests would do the same), so that it is masked as one
+            auth = (unquote(parts.username or ""), unquote(parts.password or ""))
+            _secret_auth(reader, *auth)
+        if auth is not None and any(name.lower() == "authorization" for name in headers):
+            raise reader.error("headers", "has an Authorization header, and basic auth would replace it: give one of them")
 
         redirect_to = reader.string("redirect_to")
+        if redirect_to is not None and not redirect_to.strip():
+            raise reader.error("redirect_to", 'is empty: give a path ("/login") or a URL')
         status, status_text = self._status(reader, default_redirect=bool(redirect_to) and not follow)
+        if follow and all(low >= 300 and high <= 399 for low, high in status):
+            raise reader.error("status", f"{status_text}: a redirect is never the answer when redirects are followed "
+                                         "(set follow_redirects = false to check the redirect itself)")
         max_time = reader.duration("max_time")
+        if max_time is not None and max_time <= 0:
+            raise reader.error("max_time", "must be more than 0")
         expressions, compiled = self._json(reader)
         contains = reader.strings("contains")
         not_contains = reader.strings("not_contains")
@@ -227,8 +247,10 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
             raise reader.error("cert_min_days", "needs an https:// url (a plain http server has no certificate)")
         retries = reader.integer("retries", 0, minimum=0, maximum=100)
         retry_delay = reader.duration("retry_delay", 1.0)
+        if retry_delay > 600:
+            raise reader.error("retry_delay", "is longer than 10m: a deploy gate should not wait that long between attempts")
         if method == "HEAD" and (expressions or contains or not_contains or body_pattern):
-            raise reader.error("method", "HEAD has no body to check: json, contains and body_pattern need GET")
+            raise reader.error("method", "a HEAD answer has no body: json, contains and body_pattern need another method")
 
         path = parts.path or "/"
         shown = f"{method} {path}"
@@ -299,9 +321,7 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
         username = table.required_string("username")
         password = table.required_string("password")
         table.unknown_keys()
-        reader.add_secret(password)
-        # what the Authorization header carries, should a server echo it back
-        reader.add_secret(base64.b64encode(f"{username}:{password}".encode()).decode())
+        _secret_auth(reader, username, password)
         return username, password
 
     @staticmethod
@@ -328,7 +348,7 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
 
     @staticmethod
     def _json(reader: EntryReader) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        expressions = reader.strings("json", interpolate=False)
+        expressions = reader.strings("json")
         compiled = []
         for position, expression in enumerate(expressions, start=1):
             try:
@@ -368,7 +388,7 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
     def fetch_bound(self, target: Target[EndpointOptions, None]) -> float:
         options = target.entry.options
         attempts = options.retries + 1
-        return attempts * target.entry.timeout + options.retries * options.retry_delay + 1.0
+        return attempts * (target.entry.timeout + GRACE) + options.retries * options.retry_delay + 1.0
 
     def fetch(self, target: Target[EndpointOptions, None], ctx: RunContext) -> Exchange:
         options = target.entry.options
@@ -380,7 +400,7 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
         attempts = 0
         while True:
             attempts += 1
-            exchange = _request(session, options, target.entry.timeout)
+            exchange = _bounded(session, options, target.entry.timeout)
             exchange.attempts = attempts
             if not exchange.retryable or attempts > options.retries:
                 return exchange
@@ -389,28 +409,28 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
     # -- judging ---------------------------------------------------------------------------
     def run(self, target: Target[EndpointOptions, None], ctx: RunContext) -> Result:
         options = target.entry.options
-        if any(entry.options.verify is False for entry in ctx.gate.entries_of(self)):
-            _quiet_unverified()
         try:
             exchange: Exchange = ctx.fetched(self, target)
-        except FetchTimeout:
-            # a body still trickling in, a name that does not resolve: the client-side bound
-            each = f" each ({plural(options.retries + 1, 'attempt')})" if options.retries else ""
-            raise CheckError(f"{options.shown}: no complete answer within "
-                             f"{format_duration(target.entry.timeout)}{each}") from None
+        except FetchTimeout as exc:  # the backstop: each attempt is bounded on its own
+            raise CheckError(f"{options.shown}: {exc}") from None
         tries = f" (after {plural(exchange.attempts, 'attempt')})" if exchange.attempts > 1 else ""
         figures: dict[str, int | float] = {"attempts": exchange.attempts}
         if exchange.status is None:
             raise CheckError(f"{options.shown}: {exchange.error}{tries}")
         figures.update(status=exchange.status, latency_ms=exchange.ms, bytes=exchange.size)
         if exchange.cert_expires is not None:
-            figures["cert_days"] = (exchange.cert_expires - datetime.now(UTC)).days
+            # whole days, towards zero: expired 2 days and 1 hour ago is -2, as the message says
+            figures["cert_days"] = int((exchange.cert_expires - datetime.now(UTC)).total_seconds() / 86400)
         body_lines = _body_lines(exchange, ctx.samples)
         if not options.expects(exchange.status):
             verdict = f"{options.shown}: {exchange.status} (expected {options.status_text}) in {count(exchange.ms)}ms{tries}"
-            return Result.fail(verdict, _redirect_lines(exchange) + body_lines, **figures)
-        problems = self._problems(options, exchange)
+            redirects = [f"redirected from {_place(url, options.url)}" for url in exchange.redirects]
+            return Result.fail(verdict, redirects + body_lines, **figures)
         answered = f"{options.shown}: {exchange.status} in {count(exchange.ms)}ms{tries}"
+        if options.reads_body and exchange.cut:
+            raise CheckError(f"{answered}, but the body is larger than {MAX_BODY // (1024 * 1024)} MiB: "
+                             "too large to check json, contains or body_pattern")
+        problems = self._problems(options, exchange)
         if not problems:
             return Result.ok(answered, **figures)
         verdict = f"{answered}, but {problems[0]}"
@@ -434,8 +454,6 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
         for rule in options.response_headers:
             problems += _header_problems(rule, exchange.headers)
         if options.reads_body:
-            if exchange.cut:
-                return [*problems, f"the body is larger than {MAX_BODY // (1024 * 1024)} MiB, too large to check"]
             problems += _body_problems(options, exchange)
         return problems
 
@@ -452,24 +470,32 @@ def _request(session: requests.Session, options: EndpointOptions, timeout: float
     cert: str | tuple[str, str] | None = options.client_cert
     if options.client_cert and options.client_key:
         cert = (options.client_cert, options.client_key)
+    # an explicit auth, or one that adds nothing: never credentials from ~/.netrc, which no
+    # config names and the redactor does not know
+    auth: Any = options.auth or _NO_AUTH
     try:
         response = session.request(
             options.method, options.url, params=list(options.params) or None, headers=dict(options.headers),
-            data=options.body, auth=options.auth, verify=options.verify,
+            data=options.body, auth=auth, verify=options.verify,
             cert=cert,
             timeout=timeout, allow_redirects=options.follow_redirects, stream=True,
         )
     except requests.exceptions.SSLError as exc:
-        return _failed(exchange, f"TLS failed: {_reason(exc)}", started, retryable=False)
-    except requests.exceptions.Timeout:
-        return _failed(exchange, f"no answer within {format_duration(timeout)}", started, retryable=True)
+        return _failed(exchange, f"TLS failed: {_reason(exc)}{_where(exc, options)}", started, retryable=False)
+    except requests.exceptions.Timeout as exc:
+        return _failed(exchange, f"no answer within {format_duration(timeout)}{_where(exc, options)}", started,
+                       retryable=True)
     except requests.exceptions.ConnectionError as exc:
-        return _failed(exchange, f"connection failed: {_reason(exc)}", started, retryable=True)
+        return _failed(exchange, f"connection failed: {_reason(exc)}{_where(exc, options)}", started, retryable=True)
     except requests.exceptions.TooManyRedirects:
         return _failed(exchange, "more than 30 redirects", started, retryable=False)
+    except Warning as exc:  # pytest -W error: urllib3's InsecureRequestWarning for verify = false
+        return _failed(exchange, f"a warning was raised as an error: {type(exc).__name__} "
+                                 "(with verify = false, allow it: -W ignore::urllib3.exceptions.InsecureRequestWarning)",
+                       started, retryable=False)
     except (requests.exceptions.RequestException, OSError, ValueError) as exc:
-        # a CA bundle or client certificate that cannot be read, an invalid header value
-        return _failed(exchange, f"request failed: {_reason(exc)}", started, retryable=False)
+        # a CA bundle or client certificate that cannot be read, a redirect to another scheme
+        return _failed(exchange, f"request failed: {_reason(exc)}{_where(exc, options)}", started, retryable=False)
     with response:
         exchange.status = response.status_code
         exchange.reason = response.reason or ""
@@ -491,13 +517,37 @@ def _request(session: requests.Session, options: EndpointOptions, timeout: float
     return exchange
 
 
-def _quiet_unverified() -> None:
-    """No InsecureRequestWarning for the gate's `verify = false` requests: the config says so on
-    purpose. Set while endpoint items run (pytest restores the filters after each item), which
-    is when their fetches, started ahead by endpoint items, run."""
-    from urllib3.exceptions import InsecureRequestWarning
+class _NoAuth:
+    """requests' auth hook that adds nothing (and so keeps requests from reading ~/.netrc)."""
 
-    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    def __call__(self, request: Any) -> Any:
+        return request
+
+
+_NO_AUTH = _NoAuth()
+
+
+def _bounded(session: requests.Session, options: EndpointOptions, timeout: float) -> Exchange:
+    """One attempt, given up `timeout` (and a little) after it starts, whatever the server does:
+    requests bounds each read, not the whole answer (headers sent a line at a time would go on)."""
+    started = time.monotonic()
+    done: list[Exchange] = []
+    attempt = threading.Thread(target=lambda: done.append(_request(session, options, timeout)), daemon=True,
+                               name="deploygate-request")
+    attempt.start()
+    attempt.join(timeout + GRACE)
+    if done:
+        return done[0]
+    return _failed(Exchange(), f"no complete answer within {format_duration(timeout)}", started, retryable=True)
+
+
+def _where(exc: BaseException, options: EndpointOptions) -> str:
+    """Where a request failed, when it was not at the URL asked (after a redirect)."""
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if not isinstance(url, str) or urlsplit(url)._replace(query="") == urlsplit(options.url)._replace(query=""):
+        return ""
+    return f" (at the redirect to {_place(url, options.url)})"
 
 
 def _failed(exchange: Exchange, error: str, started: float, *, retryable: bool) -> Exchange:
@@ -539,7 +589,10 @@ def _charset(content_type: str) -> str | None:
 
 
 def _reason(exc: BaseException) -> str:
-    """The root cause of a requests error, without the URL it names (it may hold a query string)."""
+    """The root cause of a requests error, in words, without the URL it names (it may hold a
+    query string)."""
+    import http.client
+
     seen: set[int] = set()
     current: BaseException | None = exc
     best: str | None = None
@@ -547,6 +600,15 @@ def _reason(exc: BaseException) -> str:
         seen.add(id(current))
         if isinstance(current, ssl.SSLCertVerificationError) and current.verify_message:
             return f"certificate verify failed: {current.verify_message}"
+        if isinstance(current, http.client.RemoteDisconnected):
+            return "the server closed the connection without answering"
+        if isinstance(current, http.client.IncompleteRead):
+            expected = f" of {count(len(current.partial) + current.expected)}" if current.expected is not None else ""
+            return f"the body ended early ({plural(len(current.partial), 'byte')}{expected})"
+        if isinstance(current, http.client.BadStatusLine):
+            return "the answer is not HTTP"
+        if isinstance(current, http.client.HTTPException) and str(current):
+            return str(current)
         if isinstance(current, OSError) and current.strerror:
             best = current.strerror
         following = getattr(current, "reason", None)
@@ -555,8 +617,10 @@ def _reason(exc: BaseException) -> str:
         current = following or current.__cause__ or current.__context__
     if best is not None:
         return best[0].lower() + best[1:]
-    text = re.sub(r"(?i)\b(url|host):?\s*\S+", "", str(exc.args[0] if exc.args else exc))
-    return re.sub(r"https?://\S+", "<url>", text).strip(" :") or type(exc).__name__
+    text = str(exc.args[0] if exc.args else exc)
+    text = re.sub(r"(?i)\b[a-z][a-z0-9+.-]*://\S+", "<url>", text)  # a URL of any scheme, with its query
+    text = re.sub(r"(?i)\b(url|host):\s*\S+", "", text)
+    return _printable(text.strip(" :'\"")) or type(exc).__name__
 
 
 # -- TLS -----------------------------------------------------------------------------------------
@@ -650,7 +714,7 @@ def _redirect_problems(options: EndpointOptions, exchange: Exchange) -> list[str
         landed = urljoin(options.url, exchange.location)
     if _same_place(landed, expected, options.url):
         return []
-    return [f"it redirected to {_shown_place(landed, expected)} (expected {expected})"]
+    return [f"it redirected to {_place(landed, options.url, query='?' in expected)} (expected {expected})"]
 
 
 def _same_place(landed: str, expected: str, base: str) -> bool:
@@ -671,12 +735,18 @@ def _netloc(parts: Any) -> str:
     return f"{(parts.hostname or '').lower()}{f':{port}' if port else ''}"
 
 
-def _shown_place(landed: str, expected: str) -> str:
-    """Where a redirect led, as the expectation is written: a path, or a URL without query."""
-    parts = urlsplit(landed)
-    if expected.startswith("/"):
-        return parts.path + (f"?{parts.query}" if "?" in expected and parts.query else "")
-    return _safe_url(landed)
+def _place(url: str, base: str, *, query: bool = False) -> str:
+    """A URL the server sent the gate to, as messages show it: its path when it is on the
+    endpoint's own host, else without user and password; the query string only when asked for
+    (`redirect_to` names one), with the values of secret-looking parameters masked."""
+    parts, home = urlsplit(url), urlsplit(base)
+    shown = parts.path or "/"
+    if (parts.scheme, parts.netloc.rpartition("@")[2]) != (home.scheme, home.netloc.rpartition("@")[2]):
+        shown = _safe_url(url)
+    if query and parts.query:
+        shown += "?" + "&".join(f"{name}={'***' if SECRET_NAME.search(name) else value}"
+                                for name, value in parse_qsl(parts.query, keep_blank_values=True))
+    return _printable(shown)
 
 
 def _header_problems(rule: HeaderRule, headers: dict[str, str]) -> list[str]:
@@ -714,15 +784,20 @@ def _json_problems(options: EndpointOptions, text: str) -> list[str]:
     import jmespath.exceptions
 
     try:
-        document = jsonlib.loads(text)
+        document = jsonlib.loads(text.removeprefix("\ufeff"))  # a byte-order mark is not JSON's, but common
     except ValueError as exc:
         return [f"the body is not JSON ({exc})"]
+    except RecursionError:
+        return ["the body is not JSON the gate can read (nested too deep)"]
     problems = []
     for written, expression in zip(options.json, options.json_compiled, strict=True):
         try:
             value = jmespath.search(expression, document)
         except jmespath.exceptions.JMESPathError as exc:
             problems.append(f"json {written} could not be evaluated: {' '.join(str(exc).split())}")
+            continue
+        except (TypeError, ValueError, RecursionError) as exc:  # jmespath comparing a number with a string
+            problems.append(f"json {written} could not be evaluated: {type(exc).__name__}: {exc}")
             continue
         if not _truthy(value):
             problems.append(f"json {written} is {_json_text(value)}")
@@ -757,18 +832,63 @@ def compile_jmespath(expression: str) -> str:
 
     if not expression.strip():
         raise ValueError("it is empty")
+    rewritten = _bare_literals(expression)
     try:
-        jmespath.compile(expression)
-        return expression
+        jmespath.compile(rewritten)
+        return rewritten
     except jmespath.exceptions.JMESPathError as first:
-        rewritten = _backtick_numbers(expression)
-        if rewritten != expression:
+        numbers = _backtick_numbers(rewritten)
+        if numbers != rewritten:
             try:
-                jmespath.compile(rewritten)
-                return rewritten
+                jmespath.compile(numbers)
+                return numbers
             except jmespath.exceptions.JMESPathError:
                 pass
-        raise ValueError(" ".join(str(first).split())) from None
+        raise ValueError(_parse_error(first)) from None
+
+
+def _parse_error(exc: Exception) -> str:
+    """jmespath's message without the expression and caret it draws under it."""
+    message = getattr(exc, "msg", None)
+    column = getattr(exc, "lex_position", None)
+    if isinstance(message, str) and isinstance(column, int):
+        return f"{message} at column {column + 1}"
+    return str(exc).splitlines()[0]
+
+
+_BARE = re.compile(r"(?P<before>(?:==|!=|<=|>=|<|>)\s*)(?P<word>true|false|null)\b(?!\s*[.(\[])"
+                   r"|\b(?P<word2>true|false|null)(?P<after>\s*(?:==|!=|<=|>=|<|>))")
+
+
+def _bare_literals(expression: str) -> str:
+    """`ok == true` as JMESPath reads it would compare with a field named `true`: next to a
+    comparison, bare true, false and null are the literals a person means. Quoted text is kept."""
+    out: list[str] = []
+    for piece, quoted in _split_quoted(expression):
+        if quoted:
+            out.append(piece)
+        else:
+            out.append(_BARE.sub(lambda m: (f"{m.group('before')}`{m.group('word')}`" if m.group("word")
+                                            else f"`{m.group('word2')}`{m.group('after')}"), piece))
+    return "".join(out)
+
+
+def _split_quoted(expression: str) -> list[tuple[str, bool]]:
+    """The expression in pieces: (text, whether it is a quoted string, identifier or literal)."""
+    pieces: list[tuple[str, bool]] = []
+    start = i = 0
+    while i < len(expression):
+        char = expression[i]
+        if char in "'\"`":
+            end = i + 1
+            while end < len(expression) and expression[end] != char:
+                end += 2 if expression[end] == "\\" else 1
+            pieces += [(expression[start:i], False), (expression[i:end + 1], True)]
+            start = i = end + 1
+            continue
+        i += 1
+    pieces.append((expression[start:], False))
+    return [piece for piece in pieces if piece[0]]
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
@@ -808,8 +928,9 @@ def _backtick_numbers(expression: str) -> str:
 
 
 def _quote(text: str) -> str:
+    """A value in quotes, as written (a regex keeps its single backslashes), cut at 100."""
     text = _printable(text)
-    return repr(text if len(text) <= 100 else text[:99] + "…")
+    return f"'{text if len(text) <= 100 else text[:99] + '…'}'"
 
 
 def _printable(text: str) -> str:
@@ -825,13 +946,11 @@ def _body_lines(exchange: Exchange, samples: int) -> list[str]:
         return [f"body: {plural(exchange.size, 'byte')} of binary content"]
     text = exchange.text()
     cut = len(text) > BODY_SHOWN or exchange.cut
-    lines = [_printable(line) for line in text[:BODY_SHOWN].splitlines() if line.strip()][: max(samples, 3)]
+    # every cut is marked `…`: the redactor masks a secret's start left before one
+    start = text[:BODY_SHOWN] + ("…" if cut else "")
+    lines = [_printable(line) for line in start.splitlines() if line.strip()][: max(samples, 3)]
     head = f"body ({plural(exchange.size, 'byte')}{', start shown' if cut else ''}):"
-    return [head, *(f"  {line[:200]}" for line in lines)]
-
-
-def _redirect_lines(exchange: Exchange) -> list[str]:
-    return [f"redirected from {_safe_url(url)}" for url in exchange.redirects]
+    return [head, *(f"  {line if len(line) <= 200 else line[:199] + '…'}" for line in lines)]
 
 
 def _safe_url(url: str) -> str:
@@ -841,6 +960,25 @@ def _safe_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _secret_auth(reader: EntryReader, username: str, password: str) -> None:
+    """A basic-auth password is a secret, and so is the Authorization header it makes (should a
+    server echo it back)."""
+    reader.add_secret(password)
+    reader.add_secret(base64.b64encode(f"{username}:{password}".encode("latin-1", "replace")).decode())
+
+
+def _check_header(reader: EntryReader, name: str, value: str) -> None:
+    """A header value HTTP can carry: no line break (a secret file's trailing newline), latin-1."""
+    if any(ch in value for ch in "\r\n\x00"):
+        raise reader.error(f"headers.{name}", "the value has a line break (a trailing newline from a secret file?): "
+                                              "HTTP headers cannot carry one")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise reader.error(f"headers.{name}", "the value has characters HTTP headers cannot carry "
+                                              "(only latin-1: percent-encode or base64 it)") from None
 
 
 def _path_text(reader: EntryReader, key: str) -> str | None:
