@@ -540,3 +540,15 @@ def test_a_role_that_can_become_a_superuser_is_refused_user_sql(gate: Gate, pg: 
     result = gate.run()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(['*sql[[]q[]] - refused: role "*" is a superuser*'])
+
+
+def test_the_redactor_masks_escaped_secrets_and_the_start_of_one_cut_short() -> None:
+    from pytest_deploygate.secrets import Redactor
+
+    redact = Redactor(["tok_abcdef123456\n", "PREFIXOFTHESECRETzzzz"])
+    # an error message that quotes a value with its trailing newline escaped
+    assert redact("value: 'Bearer tok_abcdef123456\\n'") == "value: 'Bearer ***'"
+    # a message cut (…) just inside a secret: its start is masked too, other text is not
+    assert redact("token=PREFIXOF…") == "token=***…"
+    assert redact("a plain text cut…") == "a plain text cut…"
+    assert redact("PRE…") == "PRE…"  # shorter than a secret worth masking
