@@ -14,6 +14,10 @@ Nothing here imports pytest, so a kind is testable as plain Python.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
@@ -26,7 +30,7 @@ from .wording import count, format_duration, plural
 
 __all__ = [
     "AspectKind", "CheckKind", "DatabaseUse", "Entry", "Figure", "Result", "RunContext", "RunOptions",
-    "Severity", "Target", "count", "item_id", "plural",
+    "Severity", "Target", "count", "item_id", "plural", "shared_by_workers",
 ]
 
 if TYPE_CHECKING:
@@ -342,6 +346,39 @@ class CheckKind(Generic[OptionsT, PayloadT]):
     def fetches(self) -> bool:
         """Whether this kind implements :meth:`fetch`."""
         return type(self).fetch is not CheckKind.fetch
+
+
+def shared_by_workers(key: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`read()` once per pytest-xdist run, its JSON result shared by every worker that asks: for
+    a kind whose `expand` reads live state (a reference database, the files a glob matches).
+
+    Each worker collects the gate itself, and pytest-xdist requires all to collect the same items:
+    a reference database reflected by each worker on its own could answer one and not the other,
+    or change between them (a log rotated between two workers' collections). The first worker reads it, under a file lock, and leaves the result
+    in a file of this run (named by PYTEST_XDIST_TESTRUNUID) for the others. Outside xdist, or
+    where file locks do not exist, `read()` is simply called.
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return read()
+    if not run or not run.isalnum():
+        return read()
+    folder = Path(tempfile.gettempdir()) / f"deploygate-xdist-{run}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.exists():
+                found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+                return found
+            result = read()
+            path.write_text(json.dumps(result), encoding="utf-8")
+            return result
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def fetch_key(target: Target[Any, Any]) -> tuple[str, str]:

@@ -36,6 +36,8 @@ BUILTIN: dict[str, Builtin] = {
                       "the newest backup is present, fresh, complete, consistent and restorable"),
     "endpoint": Builtin("endpoint", "EndpointCheck",
                         "HTTP endpoints answer with the expected status, latency, body and certificate"),
+    "logs": Builtin("logs", "LogsCheck", "log files hold no line matching a forbidden pattern (and the required ones)"),
+    "build": Builtin("build", "BuildCheck", "compiled output is newer than its sources"),
 }
 
 

@@ -188,6 +188,7 @@ class Walk:
         folder_links: links to folders inside the root -> the folder's path: not walked (their
             files are walked where they are), followed for a stored path that goes through one.
         on_disk: for a case-insensitive walk, the lower-cased paths of `matching` -> as on disk.
+        mtimes: with `mtimes`, the files of `matching` -> their modification time (ns).
         unreadable: folders that could not be read -> why.
         entries: everything seen.
     """
@@ -198,6 +199,7 @@ class Walk:
     escaping: dict[str, str] = field(default_factory=dict)
     folder_links: dict[str, str] = field(default_factory=dict)
     on_disk: dict[str, str] = field(default_factory=dict)
+    mtimes: dict[str, int] = field(default_factory=dict)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     entries: int = 0
 
@@ -260,7 +262,7 @@ def confined_target(link: str, root: str) -> tuple[str | None, str]:
 
 
 def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, case_insensitive: bool = False,
-         progress: Callable[[], None] = lambda: None) -> Walk:
+         mtimes: bool = False, progress: Callable[[], None] = lambda: None) -> Walk:
     """Walk `root` once with `os.scandir`, without following links out of it.
 
     Args:
@@ -268,6 +270,8 @@ def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, ca
         glob: collect the files matching it in :attr:`Walk.matching`.
         min_size: collect the files smaller than it in :attr:`Walk.small` (one `lstat` per file).
         case_insensitive: casefold the paths.
+        mtimes: collect the modification times of the files matching `glob` in :attr:`Walk.mtimes`
+            (one `stat` per such file).
         progress: called every 10,000 entries (the caller's deadline check).
     """
     real_root = os.path.realpath(root)
@@ -306,6 +310,8 @@ def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, ca
         if matcher is not None:
             matched = matcher.matching(folder_key, names, keys)
             found.matching.update(matched)
+            if mtimes and matched:
+                _mtimes(found, plain, keys, set(matched))
             if case_insensitive:  # the names as they are on disk, for messages
                 found.on_disk.update((k, shown_as[k]) for k in matched)
         if min_size is not None:
@@ -324,6 +330,15 @@ def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, ca
     return found
 
 
+def _mtimes(found: Walk, plain: list[os.DirEntry[str]], keys: list[str], matched: set[str]) -> None:
+    for entry, key in zip(plain, keys, strict=True):
+        if key in matched:
+            try:
+                found.mtimes[key] = entry.stat(follow_symlinks=False).st_mtime_ns
+            except OSError as exc:  # gone since the listing
+                found.unreadable.append((key, exc.strerror or str(exc)))
+
+
 def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, folders: list[tuple[str, str]],
            matches: Callable[[str, str], object] | None, min_size: int | None, case_insensitive: bool) -> None:
     """An entry that is not a plain file: a folder to walk, a link to resolve inside the root, or
@@ -335,7 +350,8 @@ def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, fo
             folders.append((path, entry.path))
             return
         if entry.is_file(follow_symlinks=False):  # listed as gone a moment ago, back now
-            size = entry.stat(follow_symlinks=False).st_size
+            info = entry.stat(follow_symlinks=False)
+            size, mtime = info.st_size, info.st_mtime_ns
         elif entry.is_symlink():
             target, why = confined_target(entry.path, real_root)
             if target is None:
@@ -348,7 +364,7 @@ def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, fo
                 return
             if not stat.S_ISREG(mode.st_mode):
                 return  # a link to something else: not a file
-            size = mode.st_size
+            size, mtime = mode.st_size, mode.st_mtime_ns
         else:
             return  # a socket, a fifo, a device: not a file
     except OSError as exc:
@@ -357,5 +373,93 @@ def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, fo
     found.files.add(key)
     if matches is not None and matches(entry.name.lower() if case_insensitive else entry.name, key):
         found.matching.add(key)
+        found.mtimes[key] = mtime
     if min_size is not None and size < min_size:
         found.small[key] = size
+
+
+_WILD = re.compile(r"[*?\[]")
+
+
+@dataclass
+class Found:
+    """The files a glob of the config matched (see :func:`find`).
+
+    Attributes:
+        files: each file as messages show it (relative to the config's folder, or absolute when
+            the glob is) -> its path on disk.
+        mtimes: with `mtimes`, each file as shown -> its modification time (ns).
+        escaping: links that point outside the glob's folder, as shown -> why; never followed.
+        unreadable: folders or files that could not be read -> why.
+    """
+
+    files: dict[str, Path] = field(default_factory=dict)
+    mtimes: dict[str, int] = field(default_factory=dict)
+    escaping: dict[str, str] = field(default_factory=dict)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+
+def glob_base(pattern: str) -> tuple[str, str]:
+    """A glob split where its wildcards start: ("logs", "backend*.log") for `logs/backend*.log`,
+    ("backend/src", "**/*.ts"), ("logs/app.log", "") for a plain path."""
+    parts = pattern.split("/")
+    for index, part in enumerate(parts):
+        if _WILD.search(part):
+            return "/".join(parts[:index]), "/".join(parts[index:])
+    return pattern, ""
+
+
+def check_glob(pattern: str) -> str:
+    """Why a config's glob cannot be used ("" when it can): one relative to the config's folder
+    stays inside it (no `..` part); an absolute one says it means to leave it."""
+    if not pattern.strip():
+        return "is empty"
+    if "\x00" in pattern:
+        return "contains a NUL byte"
+    if not os.path.isabs(pattern) and ".." in pattern.replace("\\", "/").split("/"):
+        return (f'"{pattern}" leaves the config\'s folder (a .. part): write an absolute path if that is meant')
+    return ""
+
+
+def find(base_dir: Path, pattern: str, *, mtimes: bool = False, progress: Callable[[], None] = lambda: None) -> Found:
+    """The regular files matching `pattern` (`*`, `?`, `[...]`, `**` as in :func:`glob_regex`),
+    relative to `base_dir` unless absolute, found by one walk of the folder where its wildcards
+    start; links that point outside that folder are not followed.
+    """
+    absolute = os.path.isabs(pattern)
+    head, rest = glob_base(pattern.strip("/") if not absolute else pattern)
+    if absolute:
+        head = head or "/"
+    root = Path(head) if absolute else base_dir / head
+    shown_head = head.rstrip("/")
+    found = Found()
+    if not rest:  # a plain path: the file itself, if it is one (and, if relative, inside base_dir)
+        if not absolute:
+            real_base = os.path.realpath(base_dir)
+            target, why = confined_target(os.path.join(real_base, head), real_base)
+            if target is None:
+                if why != "a link to nothing (broken)":
+                    found.escaping[pattern] = why
+                return found
+            root = Path(target)
+        try:
+            info = root.stat()
+        except OSError:
+            return found
+        if stat.S_ISREG(info.st_mode):
+            found.files[pattern] = root
+            if mtimes:
+                found.mtimes[pattern] = info.st_mtime_ns
+        return found
+    if not root.is_dir():
+        return found
+    walked = walk(root, glob=rest, mtimes=mtimes, progress=progress)
+    for relative in sorted(walked.matching):
+        name = f"{shown_head}/{relative}" if shown_head else relative
+        found.files[name] = root / relative
+        if relative in walked.mtimes:
+            found.mtimes[name] = walked.mtimes[relative]
+    found.escaping = {f"{shown_head}/{k}" if shown_head else k: v for k, v in walked.escaping.items()
+                      if glob_regex(rest).match(k)}
+    found.unreadable = walked.unreadable
+    return found

@@ -8,16 +8,15 @@ collected, since its tables are the items, and compared exactly as a snapshot wo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..api import CheckKind, Entry, Result, RunContext, Target
+from ..api import CheckKind, Entry, Result, RunContext, Target, shared_by_workers
 from ..config import EntryReader
 from ..db import Database
 from ..db.expressions import same_expression
@@ -264,41 +263,6 @@ def parse_snapshot(text: str) -> Schema:
         except RecursionError:  # json's parser on arrays nested ~1,000 deep (tests/test_config_fuzz.py)
             raise ValueError("is not a snapshot (JSON nested too deeply)") from None
         return Schema.from_json(data)
-
-
-# -- read once for every xdist worker ------------------------------------------------------------
-
-
-def shared_by_workers(key: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """`read()` once per pytest-xdist run, its JSON result shared by every worker that asks.
-
-    Each worker collects the gate itself, and pytest-xdist requires all to collect the same items:
-    a reference database reflected by each worker on its own could answer one and not the other,
-    or change between them. The first worker reads it, under a file lock, and leaves the result
-    in a file of this run (named by PYTEST_XDIST_TESTRUNUID) for the others. Outside xdist, or
-    where file locks do not exist, `read()` is simply called.
-    """
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        return read()
-    if not run or not run.isalnum():
-        return read()
-    folder = Path(tempfile.gettempdir()) / f"deploygate-xdist-{run}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
-    with open(folder / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if path.exists():
-                found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-                return found
-            result = read()
-            path.write_text(json.dumps(result), encoding="utf-8")
-            return result
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # -- the kind -----------------------------------------------------------------------------------

@@ -1,0 +1,222 @@
+"""`[[build]]`: the compiled output is newer than its sources (no restart on a stale build).
+
+The shell scripts' `find src -newer dist/server.js`, as one item per entry: every file the
+`sources` globs match must be older than the oldest file the `outputs` globs match, and there must
+be outputs. With `map` (a source glob to the output glob each source compiles to, `src/**/*.ts` to
+`dist/**/*.js`), each source is checked against its own output, which must exist: the stale and
+the missing are named one by one. One walk per glob (`os.scandir`), one `stat` per matching file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..api import CheckKind, Entry, Result, RunContext, Target
+from ..config import EntryReader
+from ..errors import CheckError
+from ..wording import age, count, plural
+from . import BUILTIN
+from .paths import Found, check_glob, find, glob_base, shown
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """A `[[build]]` entry's own keys.
+
+    Attributes:
+        base: the config's folder (globs are relative to it unless absolute).
+        sources, outputs: globs (`**` across folders).
+        map: (source glob, output glob) pairs: the wildcards of a source's match fill the output's.
+    """
+
+    base: Path
+    sources: tuple[str, ...]
+    outputs: tuple[str, ...]
+    map: tuple[tuple[str, str], ...]
+
+
+#: a map's wildcards: `**/` (any folders, with their slashes), `**`, `*`, `?`
+_WILDCARD = re.compile(r"\*\*/|\*\*|\*|\?")
+
+
+def _wildcards(pattern: str) -> list[str]:
+    return _WILDCARD.findall(pattern)
+
+
+def _capturing(pattern: str) -> re.Pattern[str]:
+    """The glob as a regex whose groups are its wildcards, in order."""
+    out, pos = [], 0
+    while pos < len(pattern):
+        if pattern.startswith("**/", pos):
+            out.append("((?:[^/]*/)*)")
+            pos += 3
+        elif pattern.startswith("**", pos):
+            out.append("(.*)")
+            pos += 2
+        elif pattern[pos] == "*":
+            out.append("([^/]*)")
+            pos += 1
+        elif pattern[pos] == "?":
+            out.append("([^/])")
+            pos += 1
+        else:
+            out.append(re.escape(pattern[pos]))
+            pos += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def mapped(source: str, source_glob: str, output_glob: str) -> str | None:
+    """Where `source` compiles to: its match of `source_glob`'s wildcards put in `output_glob`'s
+    (`backend/src/routes/a.ts` by `backend/src/**/*.ts` -> `backend/dist/**/*.js` gives
+    `backend/dist/routes/a.js`); None when it does not match."""
+    match = _capturing(source_glob).match(source)
+    if match is None:
+        return None
+    parts = iter(match.groups())
+    return _WILDCARD.sub(lambda _: next(parts), output_glob)
+
+
+@dataclass(frozen=True)
+class File:
+    name: str
+    mtime: int  # ns
+
+
+class BuildCheck(CheckKind[BuildOptions, None]):
+    """`[[build]]`: one item per entry."""
+
+    name = "build"
+    summary = BUILTIN["build"].summary
+
+    def parse(self, reader: EntryReader) -> BuildOptions:
+        sources = reader.strings("sources")
+        if not sources:
+            raise reader.error("sources", 'is required: a glob of the source files ("backend/src/**/*.ts") or a list')
+        outputs = reader.strings("outputs")
+        pairs: list[tuple[str, str]] = []
+        table = reader.raw("map")
+        if table is not None:
+            if not isinstance(table, dict) or not table:
+                raise reader.error("map", 'expected a table of source globs to output globs ({ "src/**/*.ts" = "dist/**/*.js" })')
+            for source_glob, output_glob in table.items():
+                key = f"map.{source_glob}"
+                if not isinstance(output_glob, str):
+                    raise reader.error(key, "expected the output glob (a string)")
+                for glob in (source_glob, output_glob):
+                    why = check_glob(glob)
+                    if why:
+                        raise reader.error(key, why)
+                if "[" in source_glob or "[" in output_glob:
+                    raise reader.error(key, "a map's globs take *, ** and ?, not [...] classes")
+                if _wildcards(source_glob) != _wildcards(output_glob):
+                    raise reader.error(key, f"'{output_glob}' must have the wildcards of '{source_glob}', in the same "
+                                            "order (each is filled with what the source's matched)")
+                pairs.append((source_glob, output_glob))
+        if not outputs and not pairs:
+            raise reader.error("outputs", "is required (the build's output), unless map says where each source's is")
+        for key, globs in (("sources", sources), ("outputs", outputs)):
+            for glob in globs:
+                why = check_glob(glob)
+                if why:
+                    raise reader.error(key, why)
+        return BuildOptions(reader.base_dir, sources, outputs, tuple(pairs))
+
+    def default_name(self, options: BuildOptions, entry_index: int, database: str | None) -> str:
+        """The outputs' folder: `build[backend/dist]`."""
+        first = options.outputs[0] if options.outputs else options.map[0][1]
+        folder = glob_base(first)[0] or f"build{entry_index}"
+        return re.sub(r"[\[\]\s]", "_", folder)
+
+    def expand(self, entry: Entry[BuildOptions]) -> list[Target[BuildOptions, None]]:
+        return [Target.at(entry, payload=None, subject=", ".join(entry.options.outputs or
+                                                                  [o for _, o in entry.options.map]))]
+
+    def run(self, target: Target[BuildOptions, None], ctx: RunContext) -> Result:
+        options = target.entry.options
+
+        def files(globs: tuple[str, ...]) -> list[File]:
+            found: dict[str, int] = {}
+            for glob in globs:
+                def progress(walking: str = glob) -> None:
+                    ctx.check_deadline(f"walking {walking}")
+
+                result: Found = find(options.base, glob, mtimes=True, progress=progress)
+                if result.unreadable:
+                    where, why = result.unreadable[0]
+                    raise CheckError(f"{shown(where)} cannot be read: {why}")
+                found.update(result.mtimes)
+            return [File(name, mtime) for name, mtime in sorted(found.items())]
+
+        sources = files(options.sources)
+        outputs = files(options.outputs) if options.outputs else []
+        figures = {"sources": len(sources), "outputs": len(outputs)}
+        problems: list[str] = []
+        samples: list[str] = []
+        if not sources:
+            problems.append(f"no source matches {' or '.join(options.sources)}")
+        if options.outputs:
+            if not outputs:
+                problems.append(f"no output matches {' or '.join(options.outputs)}: the build is missing")
+            elif sources:
+                oldest = min(outputs, key=lambda f: (f.mtime, f.name))
+                stale = sorted((s for s in sources if s.mtime > oldest.mtime), key=lambda f: (-f.mtime, f.name))
+                figures["stale"] = len(stale)
+                if stale:
+                    first = stale[0]
+                    more = f" (and {plural(len(stale) - 1, 'more source')} newer than it)" if len(stale) > 1 else ""
+                    problems.append(f"{shown(first.name)} is newer than {shown(oldest.name)} "
+                                    f"(by {_by(first.mtime - oldest.mtime)}){more}")
+                    samples += [f"{shown(s.name)} (by {_by(s.mtime - oldest.mtime)})" for s in stale[1:]]
+        if options.map:
+            map_problems, map_samples, missing, stale_pairs = self._pairs(options, sources)
+            figures.update(missing=missing, stale_pairs=stale_pairs)
+            problems += map_problems
+            samples += map_samples
+        if not problems:
+            newest = max((s.mtime for s in sources), default=0)
+            return Result.ok(f"{plural(len(sources), 'source')}, none newer than the build"
+                             + (f" (newest by {_by(min(o.mtime for o in outputs) - newest)})" if outputs and sources else ""),
+                             **figures)
+        also = [f"also: {problem}" for problem in problems[1:]]
+        return Result.fail(problems[0], also + samples[:ctx.samples], **figures)
+
+    @staticmethod
+    def _pairs(options: BuildOptions, sources: list[File]) -> tuple[list[str], list[str], int, int]:
+        """Each source a map names against its own output: (problems, samples, missing, stale)."""
+        missing: list[tuple[str, str]] = []
+        stale: list[tuple[str, str, int]] = []
+        for source in sources:
+            for source_glob, output_glob in options.map:
+                output = mapped(source.name, source_glob, output_glob)
+                if output is None:
+                    continue
+                path = Path(output) if Path(output).is_absolute() else options.base / output
+                try:
+                    mtime = path.stat().st_mtime_ns
+                except OSError:
+                    missing.append((output, source.name))
+                    break
+                if source.mtime > mtime:
+                    stale.append((source.name, output, source.mtime - mtime))
+                break
+        problems, samples = [], []
+        stale.sort(key=lambda s: -s[2])
+        if stale:
+            name, output, by = stale[0]
+            more = f" (and {plural(len(stale) - 1, 'more stale output')})" if len(stale) > 1 else ""
+            problems.append(f"{shown(name)} is newer than {shown(output)} (by {_by(by)}){more}")
+            samples += [f"{shown(n)} is newer than {shown(o)} (by {_by(b)})" for n, o, b in stale[1:]]
+        if missing:
+            absent, built_from = missing[0]
+            more = f" (and {plural(len(missing) - 1, 'more')})" if len(missing) > 1 else ""
+            problems.append(f"{shown(absent)} is missing (built from {shown(built_from)}){more}")
+            samples += [f"{shown(o)} is missing (built from {shown(s)})" for o, s in missing[1:]]
+        return problems, samples, len(missing), len(stale)
+
+
+def _by(nanoseconds: int) -> str:
+    seconds = nanoseconds / 1e9
+    return age(seconds) if seconds >= 1 else f"{count(max(1, round(seconds * 1000)))}ms"
+
