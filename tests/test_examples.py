@@ -52,6 +52,13 @@ def test_quickstart_fails_on_the_incident_naming_the_rows(example: Example, monk
         '    {"communities": []}',
     ])
     assert "demo-api-token" not in result.stdout.str()
+    # the backend's log has the restore's error, and a route was edited after the last build
+    result.stdout.fnmatch_lines([
+        "FAILED deploygate.toml::logs[[]logs/backend.log[]] - 2 lines match 'column \"[[]^\"]+\" does not exist' "
+        "in logs/backend.log (in the lines of the last 2h; line numbers count from the end)",
+        "FAILED deploygate.toml::build[[]backend/dist[]] - backend/src/routes/communities.ts is newer than "
+        "backend/dist/routes/communities.js (by 3m)",
+    ], consecutive=False)
 
 
 def test_quickstart_under_xdist(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,9 @@ and its API, served on 127.0.0.1 while the gate runs.
 `pytest --deploygate` checks healthy data and passes. `DEMO_INCIDENT=1 pytest --deploygate` replays
 incident 2 of the SPEC (ads saved with a NULL or empty slug), incident 3 (the uploads folder
 restored from another backup than the database: three images missing, one nobody references) and
-the seeds' API incident (`/api/communities` answering 200 with an empty list), and the gate fails,
-saying which rows, files and answers.
+the seeds' API incident (`/api/communities` answering 200 with an empty list, the backend's log
+saying `column "form_template" does not exist`, and a route edited after the last build), and the
+gate fails, saying which rows, files, answers, log lines and sources.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     incident = os.environ.get("DEMO_INCIDENT") == "1"
     start_api(config, incident)
+    write_backend(incident)
     build_demo_database(HERE / "demo.db", incident=incident)
     uploads = HERE / "public" / "uploads" / "ads"
     shutil.rmtree(uploads, ignore_errors=True)
@@ -140,3 +142,38 @@ def start_api(config: pytest.Config, incident: bool) -> None:
     config.add_cleanup(server.shutdown)
     os.environ["DEMO_API_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
     os.environ["DEMO_API_TOKEN"] = API_TOKEN
+
+
+# -- the backend's log and build --------------------------------------------------------------------
+
+
+def write_backend(incident: bool) -> None:
+    """The backend's last hour of log, and its compiled output. In the incident the restored
+    database lacks a column the code reads, and a route was edited after the last build."""
+    import time
+
+    now = time.time()
+
+    def stamp(minutes_ago: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now - minutes_ago * 60))
+
+    lines = [f"{stamp(61)} INFO server started on :3000"]
+    for minute in range(60, 0, -1):
+        lines.append(f"{stamp(minute)} INFO GET /api/communities 200 {10 + minute % 7}ms")
+        if incident and minute in (12, 3):
+            lines.append(f'{stamp(minute)} ERROR GET /api/categories 500: column "form_template" does not exist')
+    (HERE / "logs").mkdir(exist_ok=True)
+    (HERE / "logs" / "backend.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    backend = HERE / "backend"
+    shutil.rmtree(backend, ignore_errors=True)
+    for route in ("communities", "ads", "categories"):
+        source = backend / "src" / "routes" / f"{route}.ts"
+        output = backend / "dist" / "routes" / f"{route}.js"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text(f"export const route = '{route}';\n")
+        output.write_text(f"exports.route = '{route}';\n")
+        edited = 3 if incident and route == "communities" else 30  # minutes ago
+        os.utime(source, (now - edited * 60, now - edited * 60))
+        os.utime(output, (now - 6 * 60, now - 6 * 60))  # built 6 minutes ago
