@@ -826,6 +826,7 @@ def test_each_attempt_is_bounded_even_when_the_headers_trickle(gate: Gate) -> No
 
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[socket.socket] = []
+    stop = threading.Event()
 
     def serve() -> None:
         while True:
@@ -841,7 +842,8 @@ def test_each_attempt_is_bounded_even_when_the_headers_trickle(gate: Gate) -> No
             conn.recv(65536)
             conn.sendall(b"HTTP/1.1 200 OK\r\n")
             for i in range(100):
-                time.sleep(0.2)
+                if stop.wait(0.2):
+                    return
                 conn.sendall(f"X-Slow-{i}: y\r\n".encode())
         except OSError:
             pass
@@ -854,7 +856,10 @@ def test_each_attempt_is_bounded_even_when_the_headers_trickle(gate: Gate) -> No
         result = gate.run()
         took = time.monotonic() - started
     finally:
+        stop.set()
         listener.close()
+        for conn in accepted:
+            conn.close()
     result.stdout.fnmatch_lines(["GET /slow: no complete answer within 600ms (after 2 attempts)"])
     assert len(accepted) == 2
     assert took < 4
