@@ -108,6 +108,11 @@ def test_a_link_out_of_the_config_folder_is_not_followed(gate: Gate, tmp_path_fa
     backend(gate.path, source_ages={"a": 60}, output_ages={"a": 10})
     os.symlink(outside / "new.ts", gate.path / "backend/src/linked.ts")
     gate.config(GATE)
+    result = gate.run()
+    result.assert_outcomes(failed=1)  # could not check, and said: not silently left out
+    result.stdout.fnmatch_lines(["source backend/src/linked.ts is a link out of the config's folder: not followed "
+                                 "(exclude it, or name the files where they are)"])
+    gate.config(GATE + 'exclude = "backend/src/linked.ts"\n')
     gate.run().assert_outcomes(passed=1)
 
 
@@ -125,3 +130,32 @@ def test_bad_build_config_is_one_clear_message(gate: Gate, entry: str, message: 
     key, text = message.split(": ", 1)
     result.stdout.fnmatch_lines([f'*[[][[]build]] #1 "web": key "{key}": {text}'])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_map_that_pairs_no_source_fails_and_dot_slash_is_read_as_written(gate: Gate) -> None:
+    backend(gate.path, source_ages={"a": 1}, output_ages={"a": 10})
+    gate.config('[[build]]\nsources = "backend/src/**/*.ts"\nmap = { "src/**/*.ts" = "dist/**/*.js" }\n')
+    result = gate.run()
+    result.stdout.fnmatch_lines(["map pairs no source: none of the 1 source matches src/**/*.ts"])
+    gate.config('[[build]]\nsources = "./backend/src/**/*.ts"\nmap = { "backend/src/**/*.ts" = "backend//dist/**/*.js" }\n')
+    result = gate.run()
+    result.stdout.fnmatch_lines(["backend/src/a.ts is newer than backend/dist/a.js (by 9m)"])
+
+
+def test_exclude_leaves_declaration_files_out_of_a_typescript_map(gate: Gate) -> None:
+    backend(gate.path, source_ages={"a": 20, "types.d": 20}, output_ages={"a": 10})
+    gate.config(PAIRS)
+    gate.run().stdout.fnmatch_lines(["backend/dist/types.d.js is missing (built from backend/src/types.d.ts)"])
+    gate.config(PAIRS + 'exclude = "**/*.d.ts"\n')
+    result = gate.run("-v")
+    result.assert_outcomes(passed=1)
+
+
+def test_equal_times_pass_and_a_tiny_difference_is_said_as_it_is(gate: Gate) -> None:
+    source = touch(gate.path, "src/a.ts", 10)
+    output = touch(gate.path, "dist/a.js", 10)
+    gate.config('[[build]]\nsources = "src/*.ts"\noutputs = "dist/*.js"\n')
+    gate.run().assert_outcomes(passed=1)
+    info = output.stat()
+    os.utime(source, ns=(info.st_atime_ns, info.st_mtime_ns + 1000))  # one microsecond newer
+    gate.run().stdout.fnmatch_lines(["src/a.ts is newer than dist/a.js (by less than 1ms)"])

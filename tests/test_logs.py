@@ -7,6 +7,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,7 +139,7 @@ def test_since_on_a_log_without_timestamps_could_not_check(gate: Gate) -> None:
     logs_gate(gate, 'since = "1h"', path="logs/plain.log")
     result = gate.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*logs/plain.log: no line begins with a timestamp the gate reads*"])
+    result.stdout.fnmatch_lines(["logs/plain.log: no line begins with a timestamp the gate reads*"])
 
 
 def test_each_file_the_glob_matches_is_an_item_gzip_included(gate: Gate) -> None:
@@ -248,7 +249,10 @@ def test_paths_stay_inside_the_config_folder(gate: Gate, tmp_path_factory: pytes
     os.symlink(outside / "secret.log", gate.path / "logs" / "linked.log")
     gate.config("[[logs]]\npath = \"logs/*.log\"\nforbid = ['ECONNREFUSED']\n")
     result = gate.run("-v")
-    result.stdout.fnmatch_lines(["*no file matches logs/*.log"])  # the link out is not followed
+    result.assert_outcomes(failed=1)  # could not check: the link out is not followed, and said
+    result.stdout.fnmatch_lines(["logs/linked.log is a link out of the config's folder: not followed (write the "
+                                 "absolute path of the log it points to, to read it)"])
+    assert "ECONNREFUSED" not in result.stdout.str()
     gate.config("[[logs]]\nname = \"x\"\npath = \"../outside/*.log\"\nforbid = ['ECONNREFUSED']\n")
     result = gate.run()
     result.stdout.fnmatch_lines(['*[[][[]logs]] #1 "x": key "path": "../outside/*.log" leaves the config\'s folder*'])
@@ -293,3 +297,182 @@ def test_bad_logs_config_is_one_clear_message(gate: Gate, entry: str, message: s
     key, text = message.split(": ", 1)
     result.stdout.fnmatch_lines([f'*[[][[]logs]] #1 "app": key "{key}": {text}'])
     assert "Traceback" not in result.stdout.str()
+
+
+# -- found by trying to break it ------------------------------------------------------------------
+
+
+def test_many_matching_lines_are_counted_in_linear_time_with_the_right_numbers(gate: Gate) -> None:
+    write(gate.path / "app.log", [f"{stamp(5)} ERROR request {i} failed" for i in range(60_000)])
+    gate.config("[[logs]]\npath = \"app.log\"\nforbid = ['ERROR']\n")
+    started = time.monotonic()
+    result = gate.run()
+    assert time.monotonic() - started < 10  # was quadratic: 28 s for 40,000 lines
+    result.stdout.fnmatch_lines(["60,000 lines match 'ERROR' in app.log", "  line 59,996: * request 59995 failed",
+                                 "  line 60,000: * request 59999 failed"])
+
+
+def test_since_reads_a_long_untimed_stretch_about_once(tmp_path: Path) -> None:
+    """One old timestamp, then 20 MB without any: every probe stops where the last one began."""
+    path = tmp_path / "a.log"
+    with open(path, "w") as handle:
+        handle.write(f"{stamp(7200)} INFO start\n")
+        handle.write("    untimed continuation line\n" * 700_000)
+    read = 0
+
+    class Counting:
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def readline(self, limit: int = -1) -> bytes:
+            nonlocal read
+            line: bytes = self.handle.readline(limit)
+            read += len(line)
+            return line
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.handle, name)
+
+    size = path.stat().st_size
+    with open(path, "rb") as raw:
+        assert since_start(Counting(raw), size, time.time() - 3600, time.time()) == size  # nothing recent
+    assert read < 3 * size
+
+
+def test_what_cannot_be_read_is_said_not_skipped(gate: Gate, tmp_path_factory: pytest.TempPathFactory) -> None:
+    outside = tmp_path_factory.mktemp("elsewhere")
+    write(outside / "x.log", ["ERROR secret outside"])
+    os.symlink(outside, gate.path / "linkdir")
+    gate.config(f"""
+        [[logs]]
+        name = "linked"
+        path = "linkdir/*.log"
+        forbid = ['ERROR']
+
+        [[logs]]
+        name = "long"
+        path = "{'x' * 300}/*.log"
+        forbid = ['ERROR']
+    """)
+    result = gate.run()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "linkdir is a link out of the config's folder: not followed*",
+        "no file matches xxxxx*/*.log",  # a name too long for the system: no file can have it
+    ], consecutive=False)
+    assert "secret outside" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_name_that_is_not_utf8_runs_under_xdist(gate: Gate) -> None:
+    (gate.path / "logs").mkdir()
+    with open(os.path.join(os.fsencode(gate.path / "logs"), b"caf\xe9.log"), "w") as handle:
+        handle.write("ECONNREFUSED\n")
+    gate.config("[[logs]]\npath = \"logs/*.log\"\nforbid = ['ECONNREFUSED']\n")
+    result = gate.run_subprocess("-n", "2", "-v")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*logs[[]logs/caf\\xe9.log[]]*", "*1 line matches 'ECONNREFUSED' in logs/caf\\xe9.log*"])
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_names_that_differ_only_in_what_an_id_cannot_hold_get_distinct_ids(gate: Gate) -> None:
+    for name in ("a b.log", "a_b.log", "a[1].log"):
+        write(gate.path / "logs" / name, ["ok"])
+    gate.config("[[logs]]\npath = \"logs/*.log\"\nforbid = ['ERROR']\n")
+    result = gate.run("-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*logs[[]logs/a%20b.log[]] PASSED*", "*logs[[]logs/a%5B1%5D.log[]] PASSED*",
+                                 "*logs[[]logs/a_b.log[]] PASSED*"])
+
+
+def test_compressed_files_without_timestamps_cannot_be_read_with_since(gate: Gate) -> None:
+    with gzip.open(gate.path / "notime.log.gz", "wt") as handle:
+        handle.write("ECONNREFUSED\n")
+    gate.config("[[logs]]\npath = \"notime.log.gz\"\nforbid = ['ECONNREFUSED']\nsince = \"1h\"\n")
+    result = gate.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["notime.log.gz: no line begins with a timestamp the gate reads*"])
+
+
+def test_a_file_truncated_while_read_could_not_be_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "app.log", [f"line {i}" for i in range(100_000)] + ["ERROR at the end"])
+    monkeypatch.setattr(logs_module, "BLOCK", 64 * 1024)  # reads past what the file object buffers
+    options = LogsOptions("app.log", tmp_path, ("ERROR",), (), None, None, False)
+    with pytest.raises(logs_module.CheckError, match=r"app.log was truncated while it was read \(rotated\?\)"):
+        read_log(path, options, [re.compile("ERROR")], [], 5, time.time(), progress=lambda: path.write_text(""),
+                 name="app.log")
+
+
+def test_crlf_lines_anchors_and_a_hole_of_nul_bytes(gate: Gate) -> None:
+    with open(gate.path / "app.log", "wb") as handle:
+        handle.write(b"job failed\r\nFATAL boot\r\nok\r\n")
+        handle.write(b"\x00" * (2 * 1024 * 1024))  # truncated under a writer that kept its offset
+        handle.write(b"ERROR after hole\nok\n")
+    gate.config("[[logs]]\npath = \"app.log\"\nforbid = ['failed$', '\\AFATAL', '^ERROR']\n")
+    result = gate.run()
+    result.stdout.fnmatch_lines([
+        "1 line matches 'failed$' in app.log",
+        "  also: 1 line matches '\\AFATAL' in app.log",
+        "  also: 1 line matches '^ERROR' in app.log",
+        "  line 1: job failed",
+        "  line 2: FATAL boot",
+        "  line 4: ERROR after hole",
+    ])
+
+
+def test_each_matching_pattern_shows_lines_of_its_own(gate: Gate) -> None:
+    write(gate.path / "app.log", ["COLUMN missing"] * 3 + ["REFUSED"] * 10)
+    gate.config("[[logs]]\npath = \"app.log\"\nforbid = ['COLUMN', 'REFUSED']\n")
+    result = gate.run()
+    result.stdout.fnmatch_lines(["3 lines match 'COLUMN' in app.log", "  also: 10 lines match 'REFUSED' in app.log",
+                                 "  line 1: COLUMN missing", "  line 2: COLUMN missing", "  line 3: COLUMN missing",
+                                 "  line 13: REFUSED"])
+
+
+def test_utf16_logs_and_folders_are_said_to_be_what_they_are(gate: Gate) -> None:
+    (gate.path / "win.log").write_bytes("ERROR x\r\n".encode("utf-16"))
+    (gate.path / "logs" / "sub").mkdir(parents=True)
+    gate.config("[[logs]]\npath = \"win.log\"\nforbid = ['ERROR']\n[[logs]]\npath = \"logs/sub\"\nforbid = ['ERROR']\nmissing_ok = true\n")
+    result = gate.run()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "win.log is UTF-16 (it starts with a byte-order mark)*",
+        "no file matches logs/sub (logs/sub is a folder: give a glob of its files, logs/sub/*.log)",
+    ], consecutive=False)
+
+
+def test_bz2_and_xz_files_are_read_and_require_may_match_an_empty_line(gate: Gate) -> None:
+    import bz2
+    import lzma
+
+    (gate.path / "a.log.bz2").write_bytes(bz2.compress(b"ok\nECONNREFUSED\n\n"))
+    (gate.path / "a.log.XZ").write_bytes(lzma.compress(b"ok\nECONNREFUSED\n\n"))
+    gate.config("[[logs]]\npath = \"a.log.*\"\nforbid = ['ECONNREFUSED']\nrequire = ['^$']\n")
+    result = gate.run()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["1 line matches 'ECONNREFUSED' in a.log.XZ", "1 line matches 'ECONNREFUSED' in a.log.bz2"],
+                                consecutive=False)
+
+
+def test_a_naive_timestamp_followed_by_a_number_is_local_time() -> None:
+    now = time.time()
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now - 60)) + " -1234 items"
+    found = line_time(text.encode(), now)
+    assert found is not None
+    assert abs(now - 60 - found) < 1.5
+
+
+def test_a_folder_that_cannot_be_searched_is_reported_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As a deploy user reading /var/log/nginx (0750 root:adm): the tests run as root, where
+    permissions do not stop reads, so the refusal is made by hand."""
+    from pytest_deploygate.checks import paths
+
+    (tmp_path / "locked" / "sub").mkdir(parents=True)
+
+    def refuse(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "is_dir", refuse)
+    found = paths.find(tmp_path, "locked/sub/*.log")
+    assert found.files == {}
+    assert found.unreadable == [("locked/sub", "Permission denied")]

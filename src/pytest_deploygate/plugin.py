@@ -37,6 +37,7 @@ class GateState:
     config_path: Path | None = None
     explicit_files: set[Path] = field(default_factory=set)
     report: GateReport | None = None
+    xdist_run: str | None = None  # the controller's xdist run id: its workers' shared files go at the end
 
     def records(self) -> GateReport:
         """The report of this run's results, made on the first one."""
@@ -133,6 +134,9 @@ def pytest_configure_node(node: Any) -> None:
     """pytest-xdist, in the controller: tell each worker the run's `--dist` mode, which its own
     options no longer say; fetching ahead depends on it (see `GateItem.following`)."""
     node.workerinput["deploygate_dist"] = node.config.getoption("dist", None)
+    run = node.workerinput.get("testrunuid")
+    if isinstance(run, str):
+        node.config.stash[STATE_KEY].xdist_run = run
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -254,3 +258,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     reporter = config.pluginmanager.get_plugin(REPORTER_NAME)
     if reporter is not None:
         config.pluginmanager.unregister(reporter)
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None and state.xdist_run is not None:
+        # what the workers shared at collection (api.shared_by_workers): of this run only
+        import shutil
+        import tempfile
+
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"deploygate-xdist-{state.xdist_run}", ignore_errors=True)

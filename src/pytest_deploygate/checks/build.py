@@ -10,7 +10,7 @@ the missing are named one by one. One walk per glob (`os.scandir`), one `stat` p
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..api import CheckKind, Entry, Result, RunContext, Target
@@ -18,7 +18,7 @@ from ..config import EntryReader
 from ..errors import CheckError
 from ..wording import age, count, plural
 from . import BUILTIN
-from .paths import Found, check_glob, find, glob_base, shown
+from .paths import Found, check_glob, find, glob_base, normal_glob, shown
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,14 @@ class BuildOptions:
         base: the config's folder (globs are relative to it unless absolute).
         sources, outputs: globs (`**` across folders).
         map: (source glob, output glob) pairs: the wildcards of a source's match fill the output's.
+        exclude: globs of files that are neither sources nor outputs (`**/*.d.ts`).
     """
 
     base: Path
     sources: tuple[str, ...]
     outputs: tuple[str, ...]
     map: tuple[tuple[str, str], ...]
+    exclude: tuple[str, ...] = ()
 
 
 #: a map's wildcards: `**/` (any folders, with their slashes), `**`, `*`, `?`
@@ -91,10 +93,11 @@ class BuildCheck(CheckKind[BuildOptions, None]):
     summary = BUILTIN["build"].summary
 
     def parse(self, reader: EntryReader) -> BuildOptions:
-        sources = reader.strings("sources")
+        sources = tuple(normal_glob(glob) for glob in reader.strings("sources"))
         if not sources:
             raise reader.error("sources", 'is required: a glob of the source files ("backend/src/**/*.ts") or a list')
-        outputs = reader.strings("outputs")
+        outputs = tuple(normal_glob(glob) for glob in reader.strings("outputs"))
+        exclude = tuple(normal_glob(glob) for glob in reader.strings("exclude"))
         pairs: list[tuple[str, str]] = []
         table = reader.raw("map")
         if table is not None:
@@ -113,15 +116,15 @@ class BuildCheck(CheckKind[BuildOptions, None]):
                 if _wildcards(source_glob) != _wildcards(output_glob):
                     raise reader.error(key, f"'{output_glob}' must have the wildcards of '{source_glob}', in the same "
                                             "order (each is filled with what the source's matched)")
-                pairs.append((source_glob, output_glob))
+                pairs.append((normal_glob(source_glob), normal_glob(output_glob)))
         if not outputs and not pairs:
             raise reader.error("outputs", "is required (the build's output), unless map says where each source's is")
-        for key, globs in (("sources", sources), ("outputs", outputs)):
+        for key, globs in (("sources", sources), ("outputs", outputs), ("exclude", exclude)):
             for glob in globs:
                 why = check_glob(glob)
                 if why:
                     raise reader.error(key, why)
-        return BuildOptions(reader.base_dir, sources, outputs, tuple(pairs))
+        return BuildOptions(reader.base_dir, sources, outputs, tuple(pairs), exclude)
 
     def default_name(self, options: BuildOptions, entry_index: int, database: str | None) -> str:
         """The outputs' folder: `build[backend/dist]`."""
@@ -136,21 +139,29 @@ class BuildCheck(CheckKind[BuildOptions, None]):
     def run(self, target: Target[BuildOptions, None], ctx: RunContext) -> Result:
         options = target.entry.options
 
-        def files(globs: tuple[str, ...]) -> list[File]:
+        def files(globs: tuple[str, ...], what: str) -> list[File]:
             found: dict[str, int] = {}
             for glob in globs:
                 def progress(walking: str = glob) -> None:
                     ctx.check_deadline(f"walking {walking}")
 
-                result: Found = find(options.base, glob, mtimes=True, progress=progress)
+                result: Found = find(options.base, glob, mtimes=True, exclude=options.exclude, progress=progress)
                 if result.unreadable:
                     where, why = result.unreadable[0]
                     raise CheckError(f"{shown(where)} cannot be read: {why}")
+                if result.escaping:
+                    where, why = next(iter(result.escaping.items()))
+                    said = "a link out of the config's folder" if "outside" in why or "elsewhere" in why else why
+                    raise CheckError(f"{what} {shown(where)} is {said}: not followed (exclude it, or name the "
+                                     "files where they are)")
+                if result.folders and not result.files:
+                    folders.append(f"{glob} is a folder: give a glob of its files, {glob}/**/*")
                 found.update(result.mtimes)
             return [File(name, mtime) for name, mtime in sorted(found.items())]
 
-        sources = files(options.sources)
-        outputs = files(options.outputs) if options.outputs else []
+        folders: list[str] = []
+        sources = files(options.sources, "source")
+        outputs = files(options.outputs, "output") if options.outputs else []
         figures = {"sources": len(sources), "outputs": len(outputs)}
         problems: list[str] = []
         samples: list[str] = []
@@ -169,54 +180,77 @@ class BuildCheck(CheckKind[BuildOptions, None]):
                     problems.append(f"{shown(first.name)} is newer than {shown(oldest.name)} "
                                     f"(by {_by(first.mtime - oldest.mtime)}){more}")
                     samples += [f"{shown(s.name)} (by {_by(s.mtime - oldest.mtime)})" for s in stale[1:]]
-        if options.map:
-            map_problems, map_samples, missing, stale_pairs = self._pairs(options, sources)
-            figures.update(missing=missing, stale_pairs=stale_pairs)
-            problems += map_problems
-            samples += map_samples
+        if options.map and sources:
+            pairs = self._pairs(options, sources)
+            figures.update(missing=pairs.missing, stale_pairs=pairs.stale, paired=pairs.paired)
+            if not options.outputs:
+                figures["outputs"] = pairs.paired - pairs.missing
+            problems += pairs.problems
+            samples += pairs.samples
+        problems += folders
         if not problems:
-            newest = max((s.mtime for s in sources), default=0)
-            return Result.ok(f"{plural(len(sources), 'source')}, none newer than the build"
-                             + (f" (newest by {_by(min(o.mtime for o in outputs) - newest)})" if outputs and sources else ""),
-                             **figures)
+            against = f"{plural(len(outputs), 'output')}" if options.outputs else f"their {plural(figures.get('paired', 0), 'output')}"
+            return Result.ok(f"{plural(len(sources), 'source')}, none newer than {against}", **figures)
         also = [f"also: {problem}" for problem in problems[1:]]
         return Result.fail(problems[0], also + samples[:ctx.samples], **figures)
 
     @staticmethod
-    def _pairs(options: BuildOptions, sources: list[File]) -> tuple[list[str], list[str], int, int]:
-        """Each source a map names against its own output: (problems, samples, missing, stale)."""
+    def _pairs(options: BuildOptions, sources: list[File]) -> Pairs:
+        """Each source a map names against its own output."""
         missing: list[tuple[str, str]] = []
         stale: list[tuple[str, str, int]] = []
+        escaping: list[tuple[str, str]] = []
+        paired = 0
         for source in sources:
             for source_glob, output_glob in options.map:
                 output = mapped(source.name, source_glob, output_glob)
                 if output is None:
                     continue
-                path = Path(output) if Path(output).is_absolute() else options.base / output
-                try:
-                    mtime = path.stat().st_mtime_ns
-                except OSError:
+                paired += 1
+                found = find(options.base, output, mtimes=True)  # inside the config's folder, as the globs are
+                if found.escaping:
+                    escaping.append((output, source.name))
+                elif output not in found.mtimes:
                     missing.append((output, source.name))
-                    break
-                if source.mtime > mtime:
-                    stale.append((source.name, output, source.mtime - mtime))
+                elif source.mtime > found.mtimes[output]:
+                    stale.append((source.name, output, source.mtime - found.mtimes[output]))
                 break
-        problems, samples = [], []
+        pairs = Pairs(paired=paired, missing=len(missing), stale=len(stale))
+        if not paired:
+            keys = " or ".join(source_glob for source_glob, _ in options.map)
+            pairs.problems.append(f"map pairs no source: none of the {plural(len(sources), 'source')} matches {keys}")
         stale.sort(key=lambda s: -s[2])
         if stale:
             name, output, by = stale[0]
             more = f" (and {plural(len(stale) - 1, 'more stale output')})" if len(stale) > 1 else ""
-            problems.append(f"{shown(name)} is newer than {shown(output)} (by {_by(by)}){more}")
-            samples += [f"{shown(n)} is newer than {shown(o)} (by {_by(b)})" for n, o, b in stale[1:]]
+            pairs.problems.append(f"{shown(name)} is newer than {shown(output)} (by {_by(by)}){more}")
+            pairs.samples += [f"{shown(n)} is newer than {shown(o)} (by {_by(b)})" for n, o, b in stale[1:]]
         if missing:
             absent, built_from = missing[0]
             more = f" (and {plural(len(missing) - 1, 'more')})" if len(missing) > 1 else ""
-            problems.append(f"{shown(absent)} is missing (built from {shown(built_from)}){more}")
-            samples += [f"{shown(o)} is missing (built from {shown(s)})" for o, s in missing[1:]]
-        return problems, samples, len(missing), len(stale)
+            pairs.problems.append(f"{shown(absent)} is missing (built from {shown(built_from)}){more}")
+            pairs.samples += [f"{shown(o)} is missing (built from {shown(s)})" for o, s in missing[1:]]
+        if escaping:
+            linked, linked_from = escaping[0]
+            pairs.problems.append(f"{shown(linked)} (built from {shown(linked_from)}) is a link out of the config's "
+                                  "folder: not followed")
+        return pairs
+
+
+@dataclass
+class Pairs:
+    """What checking each source against its mapped output found."""
+
+    paired: int = 0
+    missing: int = 0
+    stale: int = 0
+    problems: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
 
 
 def _by(nanoseconds: int) -> str:
     seconds = nanoseconds / 1e9
-    return age(seconds) if seconds >= 1 else f"{count(max(1, round(seconds * 1000)))}ms"
+    if seconds >= 1:
+        return age(seconds)
+    return f"{count(round(seconds * 1000))}ms" if seconds >= 0.001 else "less than 1ms"
 

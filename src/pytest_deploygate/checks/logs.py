@@ -18,24 +18,25 @@ rest skipped, never held), and bytes that are not UTF-8 are read as U+FFFD. Memo
 
 from __future__ import annotations
 
+import bz2
 import calendar
 import gzip
+import lzma
 import os
 import re
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, cast
 
 from ..api import CheckKind, Entry, Result, RunContext, Target, shared_by_workers
 from ..config import EntryReader
 from ..errors import CheckError
 from ..wording import count, format_duration, plural
 from . import BUILTIN
-from .paths import check_glob, find, shown
+from .paths import check_glob, find, glob_base, normal_glob, shown
 
 BLOCK = 8 * 1024 * 1024
 #: a line is checked on this many of its first bytes (a block's worth: a longer line is read on)
@@ -74,41 +75,13 @@ class LogsOptions:
         return ""
 
 
-@dataclass
-class PatternHits:
-    """The lines one pattern matched: how many, and the last `samples` of them."""
-
-    lines: int = 0
-    last: deque[tuple[int, str]] = field(default_factory=deque)
-
-
-@dataclass
-class LogScan:
-    """What reading one file found.
-
-    Attributes:
-        lines: lines read; `size`: bytes read.
-        from_end: line numbers count from the end (-1 is the last line read), as only the end
-            of the file was read; else they count from 1.
-        hits: forbid pattern -> its matches; `found`: require pattern -> seen.
-        long_lines: lines longer than MAX_LINE (checked on their start).
-    """
-
-    lines: int = 0
-    size: int = 0
-    from_end: bool = False
-    hits: dict[str, PatternHits] = field(default_factory=dict)
-    found: dict[str, bool] = field(default_factory=dict)
-    long_lines: int = 0
-
-
 # -- timestamps -------------------------------------------------------------------------------------
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                                        "Nov", "Dec"), start=1)}
 # ISO 8601 / RFC 3339 (also after a syslog RFC 5424 `<pri>1 ` or an opening bracket or quote)
 _ISO = re.compile(rb"^(?:<\d{1,3}>\d? ?)?[\[\"'{ ]{0,2}(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})"
-                  rb"(?:[.,]\d+)?\s?(Z|[+-]\d{2}:?\d{2})?")
+                  rb"(?:[.,]\d+)?(Z|[+-]\d{2}:?\d{2}(?!\d))?")
 _NGINX = re.compile(rb"^(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})")  # nginx error log
 _SYSLOG = re.compile(rb"^(?:<\d{1,3}>)?([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\b")  # RFC 3164
 _APACHE_ERROR = re.compile(rb"^\[[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? (\d{4})\]")
@@ -158,18 +131,25 @@ def line_time(line: bytes, now: float) -> float | None:
 
 # -- where to start ---------------------------------------------------------------------------------
 
+#: how often (in bytes read) the long reads call back to check the item's deadline
+PROGRESS_EVERY = 16 * 1024 * 1024
 
-def tail_start(handle: IO[bytes], size: int, lines: int) -> int:
+
+def tail_start(handle: IO[bytes], size: int, lines: int, progress: Callable[[], None] = lambda: None) -> int:
     """The offset where the last `lines` lines of the first `size` bytes begin, read backwards."""
     if lines <= 0 or size == 0:
         return size
     handle.seek(size - 1)
     end = size - 1 if handle.read(1) == b"\n" else size  # a final newline ends the last line
-    found, pos = 0, end
+    found, pos, since_progress = 0, end, 0
     while pos > 0:
         start = max(0, pos - 64 * 1024)
         handle.seek(start)
         block = handle.read(pos - start)
+        since_progress += len(block)
+        if since_progress >= PROGRESS_EVERY:
+            progress()
+            since_progress = 0
         in_block = block.count(b"\n")
         if found + in_block < lines:
             found += in_block
@@ -184,29 +164,36 @@ def tail_start(handle: IO[bytes], size: int, lines: int) -> int:
     return 0
 
 
-def _first_timed(handle: IO[bytes], offset: int, size: int, now: float) -> tuple[int, float] | None:
-    """(offset, time) of the first line at or after `offset` (at a line start, or the next
-    one) that begins with a timestamp; None when no line up to `size` does."""
+def _first_timed(handle: IO[bytes], offset: int, limit: int, now: float,
+                 progress: Callable[[], None]) -> tuple[int, float] | None:
+    """(offset, time) of the first line starting at or after `offset` (and before `limit`) that
+    begins with a timestamp; None when no line there does."""
     handle.seek(offset)
-    if offset > 0:
-        handle.readline(MAX_LINE)  # the rest of the line the offset fell in
-        while handle.tell() < size and not _at_line_start(handle):
-            handle.readline(MAX_LINE)
-    position = handle.tell()
-    while position < size:
+    if offset > 0 and not _at_line_start(handle):
+        _skip_line(handle)
+    position, read = handle.tell(), 0
+    while position < limit:
         line = handle.readline(MAX_LINE)
         if not line:
             return None
         stamp = line_time(line, now)
         if stamp is not None:
             return position, stamp
+        if not line.endswith(b"\n"):
+            _skip_line(handle)  # the rest of a line longer than MAX_LINE
+        read += handle.tell() - position
         position = handle.tell()
-        while not line.endswith(b"\n") and position < size:  # the rest of a line over MAX_LINE
-            line = handle.readline(MAX_LINE)
-            if not line:
-                return None
-            position = handle.tell()
+        if read >= PROGRESS_EVERY:
+            progress()
+            read = 0
     return None
+
+
+def _skip_line(handle: IO[bytes]) -> None:
+    while True:
+        rest = handle.readline(MAX_LINE)
+        if not rest or rest.endswith(b"\n"):
+            return
 
 
 def _at_line_start(handle: IO[bytes]) -> bool:
@@ -217,54 +204,107 @@ def _at_line_start(handle: IO[bytes]) -> bool:
     return start
 
 
-def since_start(handle: IO[bytes], size: int, cutoff: float, now: float) -> int | None:
+def since_start(handle: IO[bytes], size: int, cutoff: float, now: float,
+                progress: Callable[[], None] = lambda: None) -> int | None:
     """The offset of the first line whose timestamp is at `cutoff` or later, by binary search over
     the file's timestamped lines (logs are written in time order); `size` when none is; None when
-    no line has a timestamp the gate reads."""
-    first = _first_timed(handle, 0, size, now)
+    no line has a timestamp the gate reads. Each probe reads no further than what is already
+    known, so the whole search reads the file at most about once."""
+    first = _first_timed(handle, 0, size, now, progress)
     if first is None:
         return None
     if first[1] >= cutoff:
         return first[0]
-    low, high = first[0] + 1, size  # the answer is a timed line's offset in (low, high]
-    answer = size
+    answer = size  # the first recent timed line found so far (or none: the end)
+    low, high = first[0] + 1, size
     while low < high:
         middle = (low + high) // 2
-        probe = _first_timed(handle, middle, size, now)
-        if probe is None:
-            high = middle
-        elif probe[1] >= cutoff:
-            answer = min(answer, probe[0])
+        probe = _first_timed(handle, middle, high, now, progress)
+        if probe is None or probe[1] >= cutoff:
+            if probe is not None:
+                answer = min(answer, probe[0])
             high = middle
         else:
             low = probe[0] + 1
-    probe = _first_timed(handle, low, size, now)
+    probe = _first_timed(handle, low, answer, now, progress)
     if probe is not None and probe[1] >= cutoff:
-        answer = min(answer, probe[0])
+        answer = probe[0]
     return answer
 
 
 # -- reading ----------------------------------------------------------------------------------------
 
+#: a run of NUL bytes this long is a hole (a log truncated under a writer that kept its offset):
+#: dropped, so that the line written after it is read as the line it is
+_HOLE = re.compile(rb"\x00{512,}")
+#: `\A` and `\Z` as a line's start and end (the gate searches blocks of lines, not one line at a time)
+_ANCHORS = re.compile(r"(?<!\\)((?:\\\\)*)\\([AZ])")
+
+
+def line_pattern(pattern: str) -> re.Pattern[str]:
+    """A `forbid` or `require` pattern as the gate searches it: per line, in blocks of lines."""
+    return re.compile(_ANCHORS.sub(lambda m: m.group(1) + ("^" if m.group(2) == "A" else "$"), pattern), re.MULTILINE)
+
+
+@dataclass
+class PatternHits:
+    """The lines one pattern matched: how many, and the last `samples` of them (the line
+    numbers of the last `tail` of them, for a compressed file read whole)."""
+
+    lines: int = 0
+    last: deque[tuple[int, str]] = field(default_factory=deque)
+    numbers: deque[int] | None = None
+
+
+@dataclass
+class LogScan:
+    """What reading one file found.
+
+    Attributes:
+        lines: lines read; `size`: bytes read.
+        from_end: line numbers count from the end (-1 is the last line read), as only the end
+            of the file was read; else they count from 1.
+        hits: forbid pattern -> its matches; `found`: require pattern -> the last line it matched.
+        long_lines: lines longer than MAX_LINE (checked on their start).
+        timed: for `since` on a compressed file: whether any line had a timestamp.
+    """
+
+    lines: int = 0
+    size: int = 0
+    from_end: bool = False
+    hits: dict[str, PatternHits] = field(default_factory=dict)
+    found: dict[str, int | None] = field(default_factory=dict)
+    long_lines: int = 0
+    timed: bool = False
+
 
 class _Scanner:
-    """Lines fed in blocks, searched for every pattern; counts and keeps the last samples."""
+    """Lines fed in blocks, searched for every pattern; counts and keeps the last samples.
 
-    def __init__(self, forbid: list[re.Pattern[str]], require: list[re.Pattern[str]], keep: int,
-                 scan: LogScan, lines_from: int = 0) -> None:
+    With `cutoff` (since, on a compressed file read whole), blocks before the first line timed at
+    the cutoff or later are only looked at for that line.
+    """
+
+    def __init__(self, forbid: list[re.Pattern[str]], require: list[re.Pattern[str]], keep: int, scan: LogScan,
+                 *, numbers: int | None = None, cutoff: float | None = None, now: float = 0.0) -> None:
         self.forbid = forbid
         self.require = require
-        self.keep = keep
         self.scan = scan
-        self.line = lines_from  # lines before the current block
+        self.line = 0  # lines before the current block
         for pattern in forbid:
-            scan.hits[pattern.pattern] = PatternHits(last=deque(maxlen=keep))
+            scan.hits[pattern.pattern] = PatternHits(
+                last=deque(maxlen=keep), numbers=deque(maxlen=numbers) if numbers is not None else None)
         for pattern in require:
-            scan.found[pattern.pattern] = False
+            scan.found[pattern.pattern] = None
         self.carry = b""
         self.skipping = False  # inside a line longer than MAX_LINE, past its first MAX_LINE bytes
+        self.cutoff = cutoff
+        self.now = now
+        self.last_required = numbers is not None  # a compressed file's tail: where `require` last matched
 
     def feed(self, data: bytes) -> None:
+        if b"\x00" in data:
+            data = _HOLE.sub(b"", data)
         if self.skipping:  # the rest of a line longer than MAX_LINE: not read into anything
             newline = data.find(b"\n")
             if newline < 0:
@@ -276,7 +316,7 @@ class _Scanner:
         # only the first line can be longer than a block: the one carried over from before
         first = data.find(b"\n")
         if first > MAX_LINE or (first < 0 and len(data) > MAX_LINE):
-            self._block(data[:MAX_LINE] + b"\n")
+            self._lines(data[:MAX_LINE] + b"\n")
             self.scan.long_lines += 1
             if first < 0:
                 self.skipping = True
@@ -286,24 +326,45 @@ class _Scanner:
         if cut < 0:
             self.carry = data
             return
-        self._block(data[:cut + 1])
+        self._lines(data[:cut + 1])
         self.carry = data[cut + 1:]
 
     def finish(self) -> None:
         if self.carry:  # a last line without its newline (still being written): it counts
-            self._block(self.carry + b"\n")
+            self._lines(self.carry + b"\n")
             self.carry = b""
 
-    def _block(self, data: bytes) -> None:
+    def _lines(self, data: bytes) -> None:
+        if self.cutoff is not None:
+            offset = _first_recent(data, self.cutoff, self.now, self.scan)
+            if offset is None:
+                return  # older than the window: not counted either
+            data = data[offset:]
+            self.cutoff = None
         text = data.decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")  # a CRLF log: `$` ends a line before its \r
         for pattern in self.forbid:
             hits = self.scan.hits[pattern.pattern]
+            counted_to, counted = 0, 0  # newlines are counted once per block and pattern, not per match
             for start, line in _matching_lines(pattern, text):
+                counted += text.count("\n", counted_to, start)
+                counted_to = start
+                number = self.line + counted
                 hits.lines += 1
-                hits.last.append((self.line + text.count("\n", 0, start), line))
+                hits.last.append((number, line))
+                if hits.numbers is not None:
+                    hits.numbers.append(number)
         for pattern in self.require:
-            if not self.scan.found[pattern.pattern] and any(True for _ in _matching_lines(pattern, text)):
-                self.scan.found[pattern.pattern] = True
+            if self.scan.found[pattern.pattern] is not None and not self.last_required:
+                continue  # seen: enough, unless the tail of a compressed file needs the last time
+            last = None
+            for start, _ in _matching_lines(pattern, text):
+                last = start
+                if not self.last_required:
+                    break
+            if last is not None:
+                self.scan.found[pattern.pattern] = self.line + text.count("\n", 0, last)
         self.line += text.count("\n")
 
 
@@ -315,6 +376,8 @@ def _matching_lines(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, 
     while (match := search(text, position)) is not None:
         start = text.rfind("\n", 0, match.start()) + 1
         end = text.find("\n", match.start())
+        if end < 0:
+            end = len(text)
         line = text[start:end]
         if search(line) is not None:
             yield start, line
@@ -325,22 +388,55 @@ def _matching_lines(pattern: re.Pattern[str], text: str) -> Iterator[tuple[int, 
             return
 
 
+def _first_recent(block: bytes, cutoff: float, now: float, scan: LogScan) -> int | None:
+    """Where in `block` (whole lines) the first line timed at `cutoff` or later starts; None
+    when its last timed line is older (or it has none)."""
+    lines = block.split(b"\n")
+    for line in reversed(lines):
+        stamp = line_time(line, now)
+        if stamp is not None:
+            scan.timed = True
+            if stamp < cutoff:
+                return None
+            break
+    else:
+        return None
+    offset = 0
+    for line in lines:
+        stamp = line_time(line, now)
+        if stamp is not None and stamp >= cutoff:
+            return offset
+        offset += len(line) + 1
+    return None  # pragma: no cover - the loop above found one
+
+
+_COMPRESSED = cast("dict[str, Callable[..., IO[bytes]]]", {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open})
+
+
 def read_log(path: Path, options: LogsOptions, forbid: list[re.Pattern[str]], require: list[re.Pattern[str]],
-             keep: int, now: float, progress: Callable[[], None] = lambda: None) -> LogScan:
-    """Read the part of one log file the options name and search it."""
+             keep: int, now: float, progress: Callable[[], None] = lambda: None, name: str = "") -> LogScan:
+    """Read the part of one log file the options name and search it (`name`: as messages show it).
+
+    Raises:
+        CheckError: the file cannot be read as a log (UTF-16, a corrupt archive, truncated while
+            read, no timestamps for `since`).
+    """
+    name = name or shown(str(path))
+    opener = _COMPRESSED.get(path.suffix.lower())
+    if opener is not None:
+        return _read_compressed(path, opener, options, forbid, require, keep, now, progress, name)
     scan = LogScan()
-    if path.name.endswith(".gz"):
-        return _read_gzip(path, options, forbid, require, keep, now, progress, scan)
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size  # what it holds now: lines written meanwhile wait
+        _not_utf16(handle.read(2), name)
         start = 0
         if options.tail is not None:
-            start = tail_start(handle, size, options.tail)
+            start = tail_start(handle, size, options.tail, progress)
             scan.from_end = True
         elif options.since is not None:
-            found = since_start(handle, size, now - options.since, now)
+            found = since_start(handle, size, now - options.since, now, progress)
             if found is None:
-                raise CheckError(f"{shown(str(path))}: no line begins with a timestamp the gate reads "
+                raise CheckError(f"{name}: no line begins with a timestamp the gate reads "
                                  "(ISO 8601, RFC 3339, syslog, Apache or nginx), so since cannot pick lines")
             start = found
             scan.from_end = True
@@ -350,7 +446,8 @@ def read_log(path: Path, options: LogsOptions, forbid: list[re.Pattern[str]], re
         while left > 0:
             data = handle.read(min(BLOCK, left))
             if not data:  # truncated while read (rotated by copy and truncate)
-                break
+                raise CheckError(f"{name} was truncated while it was read (rotated?): "
+                                 f"{count(scan.size)} of {count(size - start)} bytes read")
             left -= len(data)
             scan.size += len(data)
             scanner.feed(data)
@@ -360,95 +457,54 @@ def read_log(path: Path, options: LogsOptions, forbid: list[re.Pattern[str]], re
     return scan
 
 
-def _read_gzip(path: Path, options: LogsOptions, forbid: list[re.Pattern[str]], require: list[re.Pattern[str]],
-               keep: int, now: float, progress: Callable[[], None], scan: LogScan) -> LogScan:
+def _not_utf16(start: bytes, name: str) -> None:
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        raise CheckError(f"{name} is UTF-16 (it starts with a byte-order mark): the gate reads logs written in "
+                         "UTF-8 (or ASCII, or latin-1)")
+
+
+def _read_compressed(path: Path, opener: Callable[..., IO[bytes]], options: LogsOptions,
+                     forbid: list[re.Pattern[str]], require: list[re.Pattern[str]], keep: int, now: float,
+                     progress: Callable[[], None], name: str) -> LogScan:
     """A rotated, compressed log: streamed whole (it cannot be read from the end). With `tail`,
-    matches are kept by line number and those before the last N lines dropped at the end; with
-    `since`, blocks whose last timestamp is older are only counted."""
+    the numbers of the matching lines are kept (at most `tail` per pattern) and those before the
+    last N lines dropped at the end; with `since`, lines before the first recent one are skipped."""
+    import zlib
+
+    scan = LogScan()
     cutoff = now - options.since if options.since is not None else None
-    scanner = _Scanner(forbid, require, options.tail if options.tail is not None else keep, scan)
-    started = cutoff is None
-    lines_before = 0
+    scanner = _Scanner(forbid, require, keep, scan, numbers=options.tail, cutoff=cutoff, now=now)
     try:
-        with gzip.open(path, "rb") as stream:
-            carry = b""
+        with opener(path, "rb") as stream:
+            first = True
             while data := stream.read(BLOCK):
-                progress()
+                if first:
+                    _not_utf16(data[:2], name)
+                    first = False
                 scan.size += len(data)
-                if started:
-                    scanner.feed(data)
-                    continue
-                data = carry + data
-                cut = data.rfind(b"\n")
-                block, carry = (data[:cut + 1], data[cut + 1:]) if cut >= 0 else (b"", data)
-                offset = _first_recent(block, cutoff or 0.0, now)
-                if offset is None:
-                    lines_before += block.count(b"\n")
-                    continue
-                lines_before += block.count(b"\n", 0, offset)
-                started = True
-                scanner.feed(block[offset:] + carry)
-                carry = b""
-            if not started and carry:
-                offset = _first_recent(carry + b"\n", cutoff or 0.0, now)
-                if offset is not None:
-                    scanner.feed(carry[offset:])
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CheckError(f"{shown(str(path))}: not a readable gzip file ({exc})") from None
+                scanner.feed(data)
+                progress()
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise CheckError(f"{name}: not a readable {path.suffix.lower()[1:]} file ({exc})") from None
     scanner.finish()
     scan.lines = scanner.line
-    if options.tail is not None:
-        # every match of the last N lines was kept (at most N per pattern): drop the earlier ones
-        first = max(0, scan.lines - options.tail)
-        for hits in scan.hits.values():
-            inside = [(number - first, line) for number, line in hits.last if number >= first]
-            hits.lines = len(inside)
-            hits.last = deque(inside[-keep:] if keep else [], maxlen=keep)
-        scan.found = dict.fromkeys(scan.found, False)  # searched again, within the tail
-        _require_in_tail(path, require, scan, first)
-        scan.lines -= first
+    if cutoff is not None:
+        if not scan.timed:
+            raise CheckError(f"{name}: no line begins with a timestamp the gate reads "
+                             "(ISO 8601, RFC 3339, syslog, Apache or nginx), so since cannot pick lines")
         scan.from_end = True
-    elif cutoff is not None:
+    if options.tail is not None:
+        first_line = max(0, scan.lines - options.tail)  # lines before it are not in the tail
+        for hits in scan.hits.values():
+            hits.lines = sum(1 for number in hits.numbers or () if number >= first_line)
+            hits.last = deque(((number - first_line, line) for number, line in hits.last if number >= first_line),
+                              maxlen=keep)
+        scan.found = {p: (n - first_line if n is not None and n >= first_line else None) for p, n in scan.found.items()}
+        scan.lines -= first_line
         scan.from_end = True
     return scan
-
-
-def _require_in_tail(path: Path, require: list[re.Pattern[str]], scan: LogScan, first: int) -> None:
-    """`require` within the last N lines of a gzip file: a second pass from line `first`."""
-    if not require:
-        return
-    with gzip.open(path, "rb") as stream:
-        for number, raw in enumerate(stream):
-            if number < first:
-                continue
-            line = raw[:MAX_LINE].decode("utf-8", "replace")
-            for pattern in require:
-                if not scan.found[pattern.pattern] and pattern.search(line):
-                    scan.found[pattern.pattern] = True
-            if all(scan.found.values()):
-                return
-
-
-def _first_recent(block: bytes, cutoff: float, now: float) -> int | None:
-    """Where in `block` (whole lines) the first line timed at `cutoff` or later starts; None
-    when its last timed line is older (or it has none)."""
-    lines = block.split(b"\n")
-    for line in reversed(lines):
-        stamp = line_time(line, now)
-        if stamp is not None:
-            if stamp < cutoff:
-                return None
-            break
-    else:
-        return None
-    offsets = [0]
-    for line in lines[:-1]:
-        offsets.append(offsets[-1] + len(line) + 1)
-    for offset, line in zip(offsets, lines, strict=False):
-        stamp = line_time(line, now)
-        if stamp is not None and stamp >= cutoff:
-            return offset
-    return None  # pragma: no cover - the loop above found one
 
 
 # -- the kind ---------------------------------------------------------------------------------------
@@ -456,10 +512,14 @@ def _first_recent(block: bytes, cutoff: float, now: float) -> int | None:
 
 @dataclass(frozen=True)
 class LogFile:
-    """One item: a file the glob matched (as shown, and on disk), or None: the glob matched none."""
+    """One item: a file the glob matched (as shown, and on disk); or, with `problem`, what stands
+    in the way of reading it (a link out of the config's folder, a folder that cannot be read);
+    or neither: the glob matched nothing (`folder`: it names a folder)."""
 
     shown: str | None
     path: str | None
+    problem: str | None = None
+    folder: bool = False
 
 
 class LogsCheck(CheckKind[LogsOptions, LogFile]):
@@ -469,7 +529,7 @@ class LogsCheck(CheckKind[LogsOptions, LogFile]):
     summary = BUILTIN["logs"].summary
 
     def parse(self, reader: EntryReader) -> LogsOptions:
-        path = reader.required_string("path").strip()
+        path = normal_glob(reader.required_string("path").strip())
         why = check_glob(path)
         if why:
             raise reader.error("path", why)
@@ -479,8 +539,8 @@ class LogsCheck(CheckKind[LogsOptions, LogFile]):
             raise reader.error("forbid", "give forbid (patterns no line may match) or require (patterns a line must match), or both")
         for key, patterns in (("forbid", forbid), ("require", require)):
             for pattern in patterns:
-                compiled = reader.check_regex(key, pattern)
-                if compiled.search("") is not None:
+                reader.check_regex(key, pattern)
+                if key == "forbid" and line_pattern(pattern).search("") is not None:
                     raise reader.error(key, f"'{pattern}' matches an empty line, so every line")
         tail = reader.integer("tail", minimum=1, maximum=100_000_000)
         since = reader.duration("since")
@@ -496,61 +556,92 @@ class LogsCheck(CheckKind[LogsOptions, LogFile]):
     def expand(self, entry: Entry[LogsOptions]) -> list[Target[LogsOptions, LogFile]]:
         options = entry.options
         key = f"logs\x00{entry.source}\x00{entry.index}\x00{options.path}"
-        found = shared_by_workers(key, lambda: {"files": sorted(
-            [name, str(path)] for name, path in find(options.base, options.path).files.items())})
-        files = [(str(name), str(path)) for name, path in found["files"]]
-        if not files:
-            return [Target.at(entry, _id_part(options.path), payload=LogFile(None, None), subject=options.path)]
-        return [Target.at(entry, _id_part(name), payload=LogFile(name, path), subject=name) for name, path in files]
+
+        def read() -> dict[str, Any]:
+            found = find(options.base, options.path)
+            return {
+                "files": [[shown(name), str(path)] for name, path in found.files.items()],
+                "escaping": [[shown(name), why] for name, why in sorted(found.escaping.items())],
+                "unreadable": [[shown(where), why] for where, why in found.unreadable],
+                "folder": bool(found.folders),
+            }
+
+        found = shared_by_workers(key, read)
+        targets = [Target.at(entry, id_part(name), payload=LogFile(name, path), subject=name)
+                   for name, path in found["files"]]
+        targets += [Target.at(entry, id_part(name), subject=name, payload=LogFile(name, None, _link_problem(why, options)))
+                    for name, why in found["escaping"]]
+        if found["unreadable"]:
+            where, why = found["unreadable"][0]
+            more = f" (and {plural(len(found['unreadable']) - 1, 'more')})" if len(found["unreadable"]) > 1 else ""
+            targets.append(Target.at(entry, id_part(options.path), subject=options.path, payload=LogFile(
+                options.path, None, f"{where} cannot be read: {why}{more}")))
+        if not targets:
+            return [Target.at(entry, id_part(options.path), payload=LogFile(None, None, folder=found["folder"]),
+                              subject=options.path)]
+        return targets
 
     def run(self, target: Target[LogsOptions, LogFile], ctx: RunContext) -> Result:
         options = target.entry.options
         log = target.payload
+        if log.problem is not None:
+            raise CheckError(f"{log.shown} {log.problem}" if log.problem.startswith("is ") else f"{log.shown}: {log.problem}")
         if log.shown is None or log.path is None:
-            if options.missing_ok:
+            hint = f" ({options.path} is a folder: give a glob of its files, {options.path}/*.log)" if log.folder else ""
+            if options.missing_ok and not log.folder:
                 return Result.ok(f"no file matches {options.path} (missing_ok)")
-            return Result.fail(f"no file matches {options.path}")
-        path = Path(log.path)
+            return Result.fail(f"no file matches {options.path}{hint}")
         try:
-            scan = read_log(path, options, [re.compile(p, re.MULTILINE) for p in options.forbid],
-                            [re.compile(p, re.MULTILINE) for p in options.require], ctx.samples, time.time(),
-                            lambda: ctx.check_deadline(f"reading {log.shown}"))
+            scan = read_log(Path(log.path), options, [line_pattern(p) for p in options.forbid],
+                            [line_pattern(p) for p in options.require], ctx.samples, time.time(),
+                            lambda: ctx.check_deadline(f"reading {log.shown}"), name=log.shown)
         except FileNotFoundError:
             return Result.fail(f"{log.shown} is gone (it was there when the gate was collected: rotated?)")
         except OSError as exc:
-            raise CheckError(f"{log.shown}: cannot be read: {exc.strerror or exc}") from None
+            raise CheckError(f"{log.shown} cannot be read: {exc.strerror or exc}") from None
         return judge(log.shown, options, scan, ctx.samples)
+
+
+def _link_problem(why: str, options: LogsOptions) -> str:
+    if "outside" in why or "elsewhere" in why:
+        where = "the config's folder" if not os.path.isabs(options.path) else glob_base(options.path)[0]
+        return f"is a link out of {where}: not followed (write the absolute path of the log it points to, to read it)"
+    return f"is {why}"
 
 
 def judge(name: str, options: LogsOptions, scan: LogScan, samples: int) -> Result:
     """The verdict on one file's scan."""
     window = options.window
     within = f" (in {window}; line numbers count from the end)" if window else ""
-    figures = {"lines": scan.lines, "bytes": scan.size,
-               "matches": sum(h.lines for h in scan.hits.values())}
+    figures = {"lines": scan.lines, "bytes": scan.size, "matches": sum(h.lines for h in scan.hits.values())}
+    long_note = (f"{plural(scan.long_lines, 'line')} longer than {MAX_LINE // (1024 * 1024)} MiB checked on "
+                 f"{'its' if scan.long_lines == 1 else 'their'} first {MAX_LINE // (1024 * 1024)} MiB") if scan.long_lines else ""
     problems: list[str] = []
     shown_lines: list[tuple[int, str]] = []
+    first_pattern = True
+    written = {line_pattern(p).pattern: p for p in (*options.forbid, *options.require)}  # as the config says them
     for pattern, hits in scan.hits.items():
         if hits.lines:
             problems.append(f"{plural(hits.lines, 'line')} {'matches' if hits.lines == 1 else 'match'} "
-                            f"'{pattern}' in {name}")
-            shown_lines += hits.last
+                            f"'{written.get(pattern, pattern)}' in {name}")
+            # the verdict's pattern: its last lines; each other pattern: its last line
+            shown_lines += list(hits.last)[-samples:] if first_pattern else list(hits.last)[-1:]
+            first_pattern = False
     for pattern, seen in scan.found.items():
-        if not seen:
-            problems.append(f"no line matches '{pattern}' in {name}"
-                            + (f" ({window})" if window else ""))
+        if seen is None:
+            problems.append(f"no line matches '{written.get(pattern, pattern)}' in {name}" + (f" ({window})" if window else ""))
     if not problems:
         read = f"{plural(scan.lines, 'line')} of {name}" + (f" ({window})" if window else "")
-        return Result.ok(f"{read}: nothing forbidden" + (", everything required found" if options.require else ""),
-                         **figures)
-    verdict = problems[0] + (within if scan.hits and any(h.lines for h in scan.hits.values()) else "")
+        return Result.ok(f"{read}: nothing forbidden" + (", everything required found" if options.require else "")
+                         + (f" ({long_note})" if long_note else ""), **figures)
+    verdict = problems[0] + (within if any(h.lines for h in scan.hits.values()) else "")
     lines = [f"also: {problem}" for problem in problems[1:]]
-    for number, text in sorted(set(shown_lines))[-samples:] if samples else []:
-        label = f"{number - scan.lines}" if scan.from_end else count(number + 1)
-        lines.append(f"line {label}: {_show(text)}")
-    if scan.long_lines:
-        lines.append(f"({plural(scan.long_lines, 'line')} longer than {MAX_LINE // (1024 * 1024)} MiB checked on "
-                     f"{'its' if scan.long_lines == 1 else 'their'} first {MAX_LINE // (1024 * 1024)} MiB)")
+    if samples:
+        for number, text in shown_lines:
+            label = f"{number - scan.lines}" if scan.from_end else count(number + 1)
+            lines.append(f"line {label}: {_show(text)}")
+    if long_note:
+        lines.append(f"({long_note})")
     return Result.fail(verdict, lines, **figures)
 
 
@@ -559,7 +650,7 @@ def _show(line: str) -> str:
     return text if len(text) <= LINE_SHOWN else text[:LINE_SHOWN - 1] + "…"
 
 
-def _id_part(text: str) -> str:
-    """A path as part of an item id: brackets and spaces, which ids cannot hold, become `_`."""
-    return re.sub(r"[\[\]\s]", "_", text)
-
+def id_part(text: str) -> str:
+    """A path as part of an item id: `%`, brackets, whitespace and control characters, which an
+    id cannot hold, percent-encoded (so two names never give one id)."""
+    return re.sub(r"[%\[\]\s\x00-\x1f\x7f]", lambda m: f"%{ord(m.group()):02X}", text)

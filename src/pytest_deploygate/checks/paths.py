@@ -262,8 +262,9 @@ def confined_target(link: str, root: str) -> tuple[str | None, str]:
 
 
 def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, case_insensitive: bool = False,
-         mtimes: bool = False, progress: Callable[[], None] = lambda: None) -> Walk:
-    """Walk `root` once with `os.scandir`, without following links out of it.
+         mtimes: bool = False, boundary: Path | None = None, progress: Callable[[], None] = lambda: None) -> Walk:
+    """Walk `root` once with `os.scandir`, without following links out of it (or out of
+    `boundary`, a folder that holds it, when given: a link to a file there counts as that file).
 
     Args:
         root: the folder, which exists.
@@ -272,9 +273,11 @@ def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, ca
         case_insensitive: casefold the paths.
         mtimes: collect the modification times of the files matching `glob` in :attr:`Walk.mtimes`
             (one `stat` per such file).
+        boundary: where links may lead (default: `root`); links to folders are never followed.
         progress: called every 10,000 entries (the caller's deadline check).
     """
     real_root = os.path.realpath(root)
+    real_boundary = os.path.realpath(boundary) if boundary is not None else real_root
     matcher = GlobMatcher(glob, case_insensitive) if glob else None
     found = Walk()
     folders = [("", real_root)]
@@ -326,7 +329,7 @@ def walk(root: Path, *, glob: str | None = None, min_size: int | None = None, ca
         if others:
             matches = matcher.in_folder(folder_key) if matcher is not None else None
             for entry in others:
-                _other(found, entry, prefix, real_root, folders, matches, min_size, case_insensitive)
+                _other(found, entry, prefix, real_root, folders, matches, min_size, case_insensitive, real_boundary)
     return found
 
 
@@ -340,7 +343,8 @@ def _mtimes(found: Walk, plain: list[os.DirEntry[str]], keys: list[str], matched
 
 
 def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, folders: list[tuple[str, str]],
-           matches: Callable[[str, str], object] | None, min_size: int | None, case_insensitive: bool) -> None:
+           matches: Callable[[str, str], object] | None, min_size: int | None, case_insensitive: bool,
+           real_boundary: str) -> None:
     """An entry that is not a plain file: a folder to walk, a link to resolve inside the root, or
     something else (a socket, a device), which is not a file."""
     path = prefix + entry.name
@@ -353,12 +357,15 @@ def _other(found: Walk, entry: os.DirEntry[str], prefix: str, real_root: str, fo
             info = entry.stat(follow_symlinks=False)
             size, mtime = info.st_size, info.st_mtime_ns
         elif entry.is_symlink():
-            target, why = confined_target(entry.path, real_root)
+            target, why = confined_target(entry.path, real_boundary)
             if target is None:
                 found.escaping[key] = why
                 return
             mode = os.lstat(target)
             if stat.S_ISDIR(mode.st_mode):
+                if target != real_root and not target.startswith(real_root.rstrip("/") + "/"):
+                    found.escaping[key] = "a link to a folder elsewhere (links to folders are not followed)"
+                    return
                 inside = target[len(real_root):].strip("/")
                 found.folder_links[key] = inside.lower() if case_insensitive else inside
                 return
@@ -389,14 +396,17 @@ class Found:
         files: each file as messages show it (relative to the config's folder, or absolute when
             the glob is) -> its path on disk.
         mtimes: with `mtimes`, each file as shown -> its modification time (ns).
-        escaping: links that point outside the glob's folder, as shown -> why; never followed.
+        escaping: links the glob matches that lead outside where it may look, as shown -> why;
+            never followed.
         unreadable: folders or files that could not be read -> why.
+        folders: the glob, when it names a folder rather than files (a hint for the message).
     """
 
     files: dict[str, Path] = field(default_factory=dict)
     mtimes: dict[str, int] = field(default_factory=dict)
     escaping: dict[str, str] = field(default_factory=dict)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
 
 
 def glob_base(pattern: str) -> tuple[str, str]:
@@ -421,45 +431,71 @@ def check_glob(pattern: str) -> str:
     return ""
 
 
-def find(base_dir: Path, pattern: str, *, mtimes: bool = False, progress: Callable[[], None] = lambda: None) -> Found:
+def normal_glob(pattern: str) -> str:
+    """A config's glob as the gate reads it: `./` parts and doubled slashes gone, so that the names
+    it matches (and a `map` against them) are written one way."""
+    absolute = pattern.startswith("/")
+    parts = [part for part in pattern.split("/") if part not in ("", ".")]
+    return ("/" if absolute else "") + "/".join(parts)
+
+
+def find(base_dir: Path, pattern: str, *, mtimes: bool = False, exclude: Sequence[str] = (),
+         progress: Callable[[], None] = lambda: None) -> Found:
     """The regular files matching `pattern` (`*`, `?`, `[...]`, `**` as in :func:`glob_regex`),
     relative to `base_dir` unless absolute, found by one walk of the folder where its wildcards
-    start; links that point outside that folder are not followed.
+    start, less those matching an `exclude` glob. A relative glob stays inside `base_dir`: a link
+    (in its fixed part or under it) that leads out of `base_dir` is not followed but reported in
+    :attr:`Found.escaping`; an absolute glob stays inside its fixed part. What cannot be read is in
+    :attr:`Found.unreadable`, never raised.
     """
+    pattern = normal_glob(pattern)
     absolute = os.path.isabs(pattern)
-    head, rest = glob_base(pattern.strip("/") if not absolute else pattern)
-    if absolute:
-        head = head or "/"
-    root = Path(head) if absolute else base_dir / head
-    shown_head = head.rstrip("/")
+    head, rest = glob_base(pattern)
     found = Found()
-    if not rest:  # a plain path: the file itself, if it is one (and, if relative, inside base_dir)
-        if not absolute:
-            real_base = os.path.realpath(base_dir)
-            target, why = confined_target(os.path.join(real_base, head), real_base)
+    shown_head = head.rstrip("/")
+    real_base = os.path.realpath(base_dir)
+    try:
+        if absolute:
+            root, boundary = Path(head or "/"), Path(head or "/")
+        else:
+            target, why = confined_target(os.path.join(real_base, head), real_base) if head else (real_base, "")
             if target is None:
                 if why != "a link to nothing (broken)":
-                    found.escaping[pattern] = why
+                    found.escaping[head] = why
                 return found
-            root = Path(target)
-        try:
+            root, boundary = Path(target), Path(real_base)
+        if not rest:  # a plain path: the file itself, if it is one
             info = root.stat()
-        except OSError:
+            if stat.S_ISREG(info.st_mode) and not _excluded(pattern, exclude):
+                found.files[pattern] = root
+                if mtimes:
+                    found.mtimes[pattern] = info.st_mtime_ns
+            elif stat.S_ISDIR(info.st_mode):
+                found.folders.append(pattern)
             return found
-        if stat.S_ISREG(info.st_mode):
-            found.files[pattern] = root
-            if mtimes:
-                found.mtimes[pattern] = info.st_mtime_ns
+        if not root.is_dir():
+            return found
+        walked = walk(root, glob=rest, mtimes=mtimes, boundary=boundary, progress=progress)
+    except FileNotFoundError:
         return found
-    if not root.is_dir():
+    except OSError as exc:  # a folder on the way that cannot be searched, a name too long
+        found.unreadable.append((shown_head or ".", exc.strerror or str(exc)))
         return found
-    walked = walk(root, glob=rest, mtimes=mtimes, progress=progress)
+
+    def name(relative: str) -> str:
+        return f"{shown_head}/{relative}" if shown_head else relative
+
     for relative in sorted(walked.matching):
-        name = f"{shown_head}/{relative}" if shown_head else relative
-        found.files[name] = root / relative
+        if _excluded(name(relative), exclude):
+            continue
+        found.files[name(relative)] = root / relative
         if relative in walked.mtimes:
-            found.mtimes[name] = walked.mtimes[relative]
-    found.escaping = {f"{shown_head}/{k}" if shown_head else k: v for k, v in walked.escaping.items()
-                      if glob_regex(rest).match(k)}
-    found.unreadable = walked.unreadable
+            found.mtimes[name(relative)] = walked.mtimes[relative]
+    matcher = glob_regex(rest)
+    found.escaping = {name(k): v for k, v in walked.escaping.items() if matcher.match(k) and not _excluded(name(k), exclude)}
+    found.unreadable = [(name(where) if where != "." else shown_head or ".", why) for where, why in walked.unreadable]
     return found
+
+
+def _excluded(name: str, exclude: Sequence[str]) -> bool:
+    return any(glob_regex(normal_glob(glob)).match(name) for glob in exclude)
