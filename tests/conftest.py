@@ -247,6 +247,16 @@ def gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Gate:
     return Gate(pytester)
 
 
+@pytest.fixture(autouse=True)
+def quiet_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gates run in the tests as on a CI machine (pytest then prints its short summary lines whole,
+    verdicts included), but not as on GitHub Actions, whose variables would add annotations and a
+    step summary to every run when the suite itself runs there (tests that want them set them)."""
+    monkeypatch.setenv("CI", "true")
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @dataclass
 class Backend:
     """One database of the gate, on either engine, set up with the same script."""

@@ -183,7 +183,7 @@ def test_the_teams_atomic_backup_is_read_as_it_is(gate: Gate, pg: PostgresDataba
     atomic_backup(pg, gate.path, now_stamp(hours_ago=31), uploads=("ad-1.webp",), uploads_count="5203")
     (gate.path / "schema.prisma").write_text("model Ad { id Int @id }\n")
     backup_gate(gate, None, "backups/*/manifest.json", 'max_age = "26h"\nmax_skew = "10m"\nschema_file = "schema.prisma"')
-    result = gate.run("-rs")
+    result = gate.run("-rfs")
     result.stdout.fnmatch_lines([
         "FAILED *backup[[]backups:fresh[]] - backup * is 31h old (max 26h)",  # the newest of the two
         "FAILED *backup[[]backups:complete[]] - backup * is incomplete: uploads holds 1 file, the manifest says 5,203",

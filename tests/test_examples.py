@@ -35,10 +35,10 @@ def test_quickstart_fails_on_the_incident_naming_the_rows(example: Example, monk
     result.stdout.fnmatch_lines([
         "3 of 200 files referenced by ad_images.file_path are missing under public",
         "  id=198: uploads/ads/ad-198.webp",
-        "FAILED deploygate.toml::files[[]main.ad_images.file_path:missing[]] - 3 of 200 files referenced by "
-        "ad_images.file_path are missing under public",
         "WARN deploygate.toml::files[[]main.ad_images.file_path:orphans[]] - 1 file under public matches "
         "uploads/ads/*.webp but no row of ad_images.file_path references it",
+        "FAILED deploygate.toml::files[[]main.ad_images.file_path:missing[]] - 3 of 200 files referenced by "
+        "ad_images.file_path are missing under public",
     ], consecutive=False)
     # and its root cause, in last night's backup (made by `deploygate manifest`)
     result.stdout.fnmatch_lines([

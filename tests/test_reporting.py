@@ -82,16 +82,25 @@ def test_a_warn_check_reports_but_does_not_fail_the_run(gate: Gate) -> None:
     ])
 
 
-def test_the_summary_section_counts_by_kind_and_lists_each_failing_check(reporting_gate: Gate) -> None:
+def test_the_summary_section_counts_by_kind_and_adds_what_pytest_does_not_say(reporting_gate: Gate) -> None:
+    """Counts by kind, the warnings (which pass) and what could not be checked; the failures are
+    pytest's short summary's, right after it, and not said twice."""
+    two_databases = GATE.replace("    query = ", '    database = "main"\n    query = ')
+    reporting_gate.config(two_databases + '\n[databases.down]\nurl = "postgresql://gate@127.0.0.1:9/app"\nconnect_timeout = "1s"\n'
+                          '[[sql]]\nname = "on-a-database-that-is-down"\ndatabase = "down"\nquery = "SELECT 1 WHERE false"\n')
     result = reporting_gate.run()
     result.stdout.fnmatch_lines([
         "*= deploygate =*",
         "environment  1 passed, 1 failed",
-        "sql          1 passed, 1 failed, 1 warned",
-        "FAILED deploygate.toml::sql[[]null-slugs[]] - query returned 3 rows (expected none)",
+        "sql          1 passed, 1 failed, 1 warned, 1 error",
         "WARN deploygate.toml::sql[[]short-titles[]] - query returned 2 rows (expected none)",
+        "COULD NOT CHECK deploygate.toml::sql[[]on-a-database-that-is-down[]] - *",
+        "*= short test summary info =*",
+        "FAILED deploygate.toml::sql[[]null-slugs[]] - query returned 3 rows (expected none)",
         "FAILED deploygate.toml::environment[[]DEPLOYGATE_TEST_SURELY_UNSET[]] - environment variable *",
     ])
+    section = result.stdout.str().split("= deploygate =")[1].split("short test summary info")[0]
+    assert "FAILED" not in section
 
 
 def junit_properties(path: str) -> dict[str, dict[str, str]]:
@@ -151,7 +160,8 @@ def test_xdist_gives_the_same_outcomes_report_and_junit(reporting_gate: Gate) ->
     assert junit_properties(str(reporting_gate.path / "parallel.xml")) == junit_properties(str(reporting_gate.path / "serial.xml"))
     parallel.stdout.fnmatch_lines([
         "*= deploygate =*",
-        "FAILED deploygate.toml::sql[[]null-slugs[]] - query returned 3 rows (expected none)",
         "WARN deploygate.toml::sql[[]short-titles[]] - query returned 2 rows (expected none)",
+        "*= short test summary info =*",
+        "FAILED deploygate.toml::sql[[]null-slugs[]] - query returned 3 rows (expected none)",
         "FAILED deploygate.toml::environment[[]DEPLOYGATE_TEST_SURELY_UNSET[]] - *",
     ])

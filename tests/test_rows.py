@@ -307,9 +307,9 @@ def test_severity_per_column_and_per_rule(db: Backend) -> None:
     assert result.parseoutcomes() == {"failed": 1, "warned": 3}
     result.stdout.fnmatch_lines([
         "WARN *rows[[]main.ads.slug:not_null[]] - 2 of 8 rows in ads have slug NULL",
-        "FAILED *rows[[]main.ads.slug:not_empty[]] - *",
         "WARN *rows[[]main.ads.slug:pattern[]] - *",
         "WARN *rows[[]main.ads.title:max_length[]] - *",
+        "FAILED *rows[[]main.ads.slug:not_empty[]] - *",
     ])
 
 

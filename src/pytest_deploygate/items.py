@@ -86,10 +86,11 @@ class Runners:
 
     def __init__(self, kinds: Kinds) -> None:
         self.kinds = kinds
-        self._made: dict[tuple[str, tuple[str, ...], str | None, str | None], Any] = {}
+        self._made: dict[tuple[str, tuple[str, ...], str | None, str | None, str], Any] = {}
 
-    def get(self, entry: Entry[Any], group: str | None) -> Any:
-        key = (entry.kind, entry.marks, group, entry.skip)
+    def get(self, entry: Entry[Any], group: str | None, item_name: str = "") -> Any:
+        # a skipped entry's items each get a runner of their own, whose skip reason names the item
+        key = (entry.kind, entry.marks, group, entry.skip, item_name if entry.skip else "")
         runner = self._made.get(key)
         if runner is None:
             marks = [getattr(pytest.mark, name) for name in ("deploygate", entry.kind, *entry.marks)]
@@ -97,7 +98,7 @@ class Runners:
                 # with `--dist loadgroup`, pytest-xdist runs the items of a group in one worker
                 marks.append(pytest.mark.xdist_group(group))
             if entry.skip:
-                marks.append(pytest.mark.skip(reason=entry.skip))
+                marks.append(pytest.mark.skip(reason=f"{item_name}: {entry.skip}" if item_name else entry.skip))
             runner = self._made[key] = _runner(self.kinds[entry.kind].fixtures, marks)
         return runner
 
@@ -141,7 +142,8 @@ class GateFile(pytest.File):
             kind = kinds[entry.kind]
             group = kind.group(target)
             item = GateItem.from_parent(
-                self, name=target.item_name, callobj=runners.get(entry, group), fixtureinfo=fixtureinfo.get(entry.kind),
+                self, name=target.item_name, callobj=runners.get(entry, group, target.item_name),
+                fixtureinfo=fixtureinfo.get(entry.kind),
                 target=target, gate=gate, kind=kind, order=order,
                 line=lines.get((entry.kind, entry.index), 0), group=group,
             )
@@ -240,7 +242,8 @@ class GateItem(pytest.Function):
             self.user_properties.append((name, value))
         self.config.hook.pytest_deploygate_result(target=self.target, result=result, item=self)
         if result.status == "skipped":
-            pytest.skip(result.verdict)
+            # reported at the item (its line in the config) and naming it, as a skip mark is
+            raise pytest.skip.Exception(f"{self.name}: {result.verdict}", _use_item_location=True)
         if result.status in ("failed", "error"):
             if self.severity_of(result) == "warn":
                 self.user_properties.append(("warning", result.verdict))
