@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -165,3 +167,135 @@ def test_xdist_gives_the_same_outcomes_report_and_junit(reporting_gate: Gate) ->
         "FAILED deploygate.toml::sql[[]null-slugs[]] - query returned 3 rows (expected none)",
         "FAILED deploygate.toml::environment[[]DEPLOYGATE_TEST_SURELY_UNSET[]] - *",
     ])
+
+
+# -- where people look: GitHub Actions, Prometheus, every CI's JUnit --------------------------------
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_github_actions_annotations_point_at_each_entry(reporting_gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(reporting_gate.path.parent))
+    result = reporting_gate.run()
+    folder = reporting_gate.path.name
+    result.stdout.fnmatch_lines([
+        f"::error file={folder}/deploygate.toml,line=8,title=deploygate sql[[]null-slugs[]]::"
+        "query returned 3 rows (expected none)%0Aid=2, slug=NULL%0Aid=3, slug=NULL",
+        f"::error file={folder}/deploygate.toml,line=21,title=deploygate environment[[]DEPLOYGATE_TEST_SURELY_UNSET[]]::"
+        "environment variable DEPLOYGATE_TEST_SURELY_UNSET is not set",
+        f"::warning file={folder}/deploygate.toml,line=12,title=deploygate sql[[]short-titles[]]::*",
+    ])
+    assert "::notice" not in result.stdout.str()
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    assert "::error" not in reporting_gate.run().stdout.str()
+    assert "::error" in reporting_gate.run("--deploygate-annotations").stdout.str()
+
+
+def test_at_most_ten_annotations_of_each_kind_and_a_notice_of_the_rest(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    gate.config("[[environment]]\nrequire = [" + ", ".join(f'"DG_UNSET_{i}"' for i in range(14)) + "]\n")
+    result = gate.run()
+    errors = [line for line in result.stdout.lines if line.startswith("::error ")]
+    assert len(errors) == 10
+    assert "DG_UNSET_0" in errors[0]  # in config order
+    result.stdout.fnmatch_lines(["::notice title=deploygate::4 checks more not annotated (GitHub shows 10 errors and "
+                                 "10 warnings per step)*"])
+
+
+def test_the_step_summary_gets_the_markdown_report(reporting_gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = reporting_gate.path / "step-summary.md"
+    summary.write_text("## Build\n\nok\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    reporting_gate.run_subprocess("-n", "2")
+    text = summary.read_text()
+    assert text.startswith("## Build\n\nok\n## ❌ Deploy gate failed: 2 passed, 1 failed, 1 warned, 1 error") or \
+        text.startswith("## Build\n\nok\n## ❌ Deploy gate failed")
+    assert text.count("Deploy gate failed") == 1  # written once, by the xdist controller
+    assert "| ❌ | `deploygate.toml::sql[null-slugs]` | query returned 3 rows (expected none) |" in text
+
+
+def test_a_markdown_report_stays_below_the_step_summary_limit() -> None:
+    from pytest_deploygate.report import GateReport
+
+    report = GateReport()
+    for i in range(10_000):
+        report.add({"nodeid": f"deploygate.toml::rows[main.t{i}.c:not_null]", "order": i, "kind": "rows", "id": f"t{i}",
+                    "status": "failed", "severity": "fail", "verdict": f"{i} of 120,412 rows in t{i} have c NULL " + "x" * 60,
+                    "samples": [f"id={n}, c=NULL" for n in range(5)], "figures": {}})
+    text = report.markdown()
+    assert len(text.encode()) < 1_000_000
+    assert text.rstrip().endswith("the JSON report (`--deploygate-report gate.json`) and the job log have them all._")
+    left = int(text.rstrip().splitlines()[-1].split()[0].lstrip("_").replace(",", ""))
+    assert 0 < left < 10_000
+    assert text.count("| ❌ |") == 10_000 - left
+
+
+def test_prometheus_textfile_for_node_exporter(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    monkeypatch.setenv("DG_SECRET_TABLE", "ads_secret_9f8e7d")
+    gate.sqlite("CREATE TABLE ads (id INTEGER PRIMARY KEY, slug TEXT); INSERT INTO ads VALUES (1, NULL), (2, 'b');")
+    gate.config('''
+        [databases.main]
+        url = "sqlite:///app.db"
+
+        [[rows]]
+        name = 'odd"name'
+        table = "ads"
+        [rows.columns.slug]
+        not_null = true
+
+        [[sql]]
+        name = "fine"
+        severity = "warn"
+        query = "SELECT id FROM ads WHERE id < 0 AND '${DG_SECRET_TABLE}' = ''"
+    ''')
+    result = gate.run("--deploygate-report", "metrics/gate.prom", "--deploygate-report", "gate.json")
+    result.assert_outcomes(passed=1, failed=1)
+    text = (gate.path / "metrics" / "gate.prom").read_text()
+    assert "ads_secret_9f8e7d" not in text
+    assert sorted(p.name for p in (gate.path / "metrics").iterdir()) == ["gate.prom"]  # renamed into place
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    labels = (("check", 'odd"name.slug:not_null'), ("kind", "rows"), ("severity", "fail"))
+    assert samples[("deploygate_check_passed", labels)] == 0
+    assert samples[("deploygate_check_passed", (("check", "fine"), ("kind", "sql"), ("severity", "warn")))] == 1
+    assert samples[("deploygate_check_could_not_check", labels)] == 0
+    assert any(name.startswith("deploygate_check_") and name not in ("deploygate_check_passed", "deploygate_check_could_not_check")
+               for name, _ in samples)  # the figures
+    assert samples[("deploygate_checks", (("status", "failed"),))] == 1
+    assert samples[("deploygate_passed", ())] == 0
+    assert abs(samples[("deploygate_last_run_timestamp_seconds", ())] - time.time()) < 60
+
+
+def test_junit_under_xunit2_is_valid_against_its_schema_and_xunit1_has_properties(reporting_gate: Gate) -> None:
+    import xmlschema
+
+    schema = xmlschema.XMLSchema(str(DATA / "junit-10.xsd"))
+    reporting_gate.run("--junitxml=x2.xml", "-o", "junit_family=xunit2")
+    schema.validate(str(reporting_gate.path / "x2.xml"))
+    assert "<property" not in (reporting_gate.path / "x2.xml").read_text()
+    reporting_gate.run("--junitxml=x1.xml")  # xunit1, as the docs advise for GitLab and Jenkins
+    tree = ET.parse(reporting_gate.path / "x1.xml")
+    case = next(c for c in tree.iter("testcase") if c.get("name") == "sql[null-slugs]")
+    assert case.get("file") == "deploygate.toml"
+    assert case.get("line") == "7"  # 0-based in JUnit's xunit1, as pytest writes it
+    assert {p.get("name") for p in case.iter("property")} >= {"kind", "severity", "rows"}
+
+
+def test_rA_lists_the_warned_checks_and_skips_name_their_item(reporting_gate: Gate) -> None:
+    reporting_gate.config(GATE + '\n[[sql]]\nname = "later"\nskip = "waiting for the migration"\nquery = "SELECT 1"\n')
+    result = reporting_gate.run("-rA")
+    result.stdout.fnmatch_lines([
+        "*= short test summary info =*",
+        "SKIPPED [[]1[]] deploygate.toml:*: sql[[]later[]]: waiting for the migration",
+        "WARN deploygate.toml::sql[[]short-titles[]] - query returned 2 rows (expected none)",
+    ], consecutive=False)
+
+
+def test_marks_the_config_declares_are_listed_by_markers(gate: Gate) -> None:
+    gate.config('[[environment]]\nrequire = ["PATH"]\nmarks = ["nightly", "payments"]\n')
+    result = gate.pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.nightly: declared in deploygate.toml",
+                                 "@pytest.mark.payments: declared in deploygate.toml"], consecutive=False)

@@ -642,6 +642,23 @@ def entry_error(entry: Entry[Any], key: str | None, message: str, display: str |
     return ConfigError(display or str(entry.source), entry.label, key, message)
 
 
+def raw_marks(path: Path) -> set[str]:
+    """The `marks` the entries of a config file declare, read without validating anything else."""
+    try:
+        data = _read_toml(path, str(path))
+    except ConfigError:
+        return set()
+    marks: set[str] = set()
+    for tables in data.values():
+        for table in (tables if isinstance(tables, list) else [tables]):
+            if isinstance(table, dict):
+                value = table.get("marks")
+                for mark in ([value] if isinstance(value, str) else value if isinstance(value, list) else []):
+                    if isinstance(mark, str) and _MARK.match(mark):
+                        marks.add(mark)
+    return marks
+
+
 def find_config(rootdir: Path, option: str | None, ini: str | None) -> Path | None:
     """Where the gate's config is: the option, the ini key, `deploygate.toml`, `pyproject.toml`."""
     if option:

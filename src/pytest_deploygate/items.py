@@ -159,6 +159,13 @@ class GateFile(pytest.File):
 _POSITIONS = pytest.StashKey[dict[int, int]]()
 
 
+def _junit_family(config: pytest.Config) -> str:
+    try:
+        return str(config.getini("junit_family"))
+    except ValueError:  # the junitxml plugin is not loaded (-p no:junitxml)
+        return ""
+
+
 def _xdist_worker(config: pytest.Config) -> Any:
     """pytest-xdist's WorkerInteractor plugin in a worker, else None."""
     if not hasattr(config, "workerinput"):
@@ -210,7 +217,12 @@ class GateItem(pytest.Function):
         self.gate = gate
         self.kind = kind
         self.group = group  # its marks come with its runner (see Runners)
-        self.user_properties.extend(self._properties())
+        # JUnit testcase properties: kind, target, database, figures. pytest's default junit_family,
+        # xunit2, follows a schema (Jenkins' junit-10.xsd) that has none in a testcase: there the
+        # XML stays valid without them (the docs say to use xunit1, which GitLab reads too)
+        self.junit_properties = _junit_family(self.config) != "xunit2"
+        if self.junit_properties:
+            self.user_properties.extend(self._properties())
 
     def _properties(self) -> list[tuple[str, object]]:
         props: list[tuple[str, object]] = [("kind", self.target.entry.kind)]
@@ -238,15 +250,17 @@ class GateItem(pytest.Function):
         result = Result(result.status, redact(result.verdict),
                         tuple(redact(s) for s in result.samples), dict(result.figures))
         self.stash[RESULT_KEY] = result
-        for name, value in result.figures.items():
-            self.user_properties.append((name, value))
+        if self.junit_properties:
+            for name, value in result.figures.items():
+                self.user_properties.append((name, value))
         self.config.hook.pytest_deploygate_result(target=self.target, result=result, item=self)
         if result.status == "skipped":
             # reported at the item (its line in the config) and naming it, as a skip mark is
             raise pytest.skip.Exception(f"{self.name}: {result.verdict}", _use_item_location=True)
         if result.status in ("failed", "error"):
             if self.severity_of(result) == "warn":
-                self.user_properties.append(("warning", result.verdict))
+                if self.junit_properties:
+                    self.user_properties.append(("warning", result.verdict))
             else:
                 raise CheckFailed(result)
 

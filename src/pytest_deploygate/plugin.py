@@ -59,8 +59,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--deploygate-config", metavar="PATH", default=None,
                     help="Gate config file (default: ini deploygate_config, deploygate.toml, "
                          "then [tool.deploygate] in pyproject.toml)")
-    group.addoption("--deploygate-report", metavar="PATH", default=None,
-                    help="Write the gate's results to PATH: JSON for .json, Markdown for .md")
+    group.addoption("--deploygate-report", metavar="PATH", action="append", default=[],
+                    help="Write the gate's results to PATH: Markdown for .md, Prometheus textfile for .prom, "
+                         "else JSON (may be given more than once)")
+    group.addoption("--deploygate-annotations", action="store_true", default=False,
+                    help="Print GitHub Actions annotations at each failing check's entry in the config "
+                         "(on by itself when GITHUB_ACTIONS=true)")
     group.addoption("--deploygate-update-snapshots", action="store_true", default=False,
                     help="Rewrite schema snapshot files from the live databases instead of comparing")
     parser.addini("deploygate_config", "Gate config file, relative to the rootdir", default=None)
@@ -98,6 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # items that share work carry it; pytest-xdist declares it when installed
         config.addinivalue_line("markers", "xdist_group(name): items whose work is shared (pytest-xdist --dist loadgroup)")
 
+    if config.getoption("markers", False):
+        _declare_config_marks(config)
     state = GateState(active=bool(config.getoption("deploygate")))
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(GateReporter(config, state), REPORTER_NAME)
@@ -137,6 +143,21 @@ def pytest_configure_node(node: Any) -> None:
     run = node.workerinput.get("testrunuid")
     if isinstance(run, str):
         node.config.stash[STATE_KEY].xdist_run = run
+
+
+def _declare_config_marks(config: pytest.Config) -> None:
+    """`pytest --markers`: the marks the gate's entries declare (`marks = [...]`), read from the
+    config file without loading the gate (no kinds, no databases); a config that cannot be read
+    declares nothing here (running the gate says what is wrong with it)."""
+    from .config import find_config, raw_marks
+
+    ini = config.getini("deploygate_config")
+    path = find_config(config.rootpath, config.getoption("deploygate_config"), ini if isinstance(ini, str) and ini else None)
+    if path is None or not path.is_file():
+        return
+    declared = {line.split(":", 1)[0] for line in config.getini("markers")}
+    for mark in sorted(raw_marks(path) - declared):
+        config.addinivalue_line("markers", f"{mark}: declared in {path.name}")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -247,11 +268,53 @@ class GateReporter:
                                  green=not failing and not warned)
         for line in report.terminal_lines():
             terminalreporter.line(line)
+        if self.annotating():
+            import os
+
+            workspace = Path(os.environ.get("GITHUB_WORKSPACE") or self.config.invocation_params.dir)
+            for command in report.annotations(self.config.rootpath, workspace):
+                terminalreporter.write_line(command)
+
+    def annotating(self) -> bool:
+        import os
+
+        return not hasattr(self.config, "workerinput") and (
+            bool(self.config.getoption("deploygate_annotations")) or os.environ.get("GITHUB_ACTIONS") == "true")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        path = self.config.getoption("deploygate_report")
-        if path and not hasattr(self.config, "workerinput"):  # the controller writes it, once
+        if hasattr(self.config, "workerinput"):  # the controller writes them, once
+            return
+        for path in self.config.getoption("deploygate_report") or ():
             self.state.records().write(Path(self.config.invocation_params.dir, path))
+        import os
+
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        report = self.state.report
+        if summary and report is not None and report.records:
+            # GitHub's step summary: appended, as each step's tools do
+            with open(summary, "a", encoding="utf-8") as out:
+                out.write(report.markdown() + "\n")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Generator[None, None, None]:
+    """After pytest's short test summary (this wrapper is outermost): with `-ra` or `-rA`, the
+    warned checks too, which pytest has no letter for."""
+    try:
+        return (yield)
+    finally:
+        state = config.stash.get(STATE_KEY, None)
+        chars = str(getattr(config.option, "reportchars", "") or "")
+        report = state.report if state is not None else None
+        if report is not None and ("a" in chars or "A" in chars):
+            warned = [r for r in report.ordered() if r["status"] == "warned"]
+            if warned:
+                stats = terminalreporter.stats
+                if not any(stats.get(kind) for kind in ("failed", "error", "skipped", "xfailed", "xpassed",
+                                                        *(("passed",) if "A" in chars else ()))):
+                    terminalreporter.write_sep("=", "short test summary info", cyan=True, bold=True)
+                for record in warned:
+                    terminalreporter.write_line(f"WARN {record['nodeid']} - {record['verdict']}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
