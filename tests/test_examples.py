@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -102,6 +104,34 @@ def test_ci_examples_run_the_gate_and_produce_what_they_publish(example: Example
     assert suite is not None
     assert suite.get("failures") == "0"
     assert int(suite.get("tests", "0")) >= 3
+    case = suite.find("testcase")
+    assert case is not None
+    assert case.get("file") == "deploygate.toml"  # xunit1: GitLab points at the file and line
+    assert case.find("properties") is not None
+
+
+def test_the_monitor_example_feeds_node_exporter_the_checks_the_gate_uses(
+        example: Example, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """cron runs monitor.sh; node_exporter's textfile collector reads what it leaves."""
+    import subprocess
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    example.copy("quickstart")
+    shutil.copy(example.source("ci") / "monitor.sh", example.path / "monitor.sh")
+    textfiles = tmp_path_factory.mktemp("textfile")
+    for incident, expected in (("0", 1.0), ("1", 0.0)):
+        monkeypatch.setenv("DEMO_INCIDENT", incident)
+        env = {**os.environ, "TEXTFILE_DIR": str(textfiles)}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        run = subprocess.run(["sh", str(example.path / "monitor.sh")], env=env, capture_output=True, text=True,
+                             check=False, timeout=300)
+        assert run.returncode == (0 if expected else 1), run.stdout[-2000:] + run.stderr[-2000:]
+        text = (textfiles / "deploygate.prom").read_text()
+        families = {family.name: family for family in text_string_to_metric_families(text)}
+        assert families["deploygate_passed"].samples[0].value == expected
+        assert any(s.labels["kind"] == "endpoint" for s in families["deploygate_check_passed"].samples)
+        assert [p.name for p in textfiles.iterdir()] == ["deploygate.prom"]
 
 
 def test_schema_example_passes_and_catches_incident_1(example: Example, monkeypatch: pytest.MonkeyPatch) -> None:
