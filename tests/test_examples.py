@@ -74,7 +74,7 @@ def test_quickstart_under_xdist(example: Example, monkeypatch: pytest.MonkeyPatc
 
 def test_custom_kind_example(example: Example) -> None:
     example.copy("custom_kind")
-    result = example.run("--deploygate", "-v", "--junitxml=junit.xml")
+    result = example.run("--deploygate", "-v", "-o", "junit_family=xunit1", "--junitxml=junit.xml")
     assert result.ret == pytest.ExitCode.OK
     assert result.parseoutcomes() == {"passed": 1, "warned": 1}
     result.stdout.fnmatch_lines([

@@ -144,8 +144,8 @@ def test_the_markdown_report_fits_a_ci_step_summary(reporting_gate: Gate) -> Non
     text = (reporting_gate.path / "report.md").read_text()
     assert text.startswith("## ❌ Deploy gate failed: 2 passed, 2 failed, 1 warned\n")
     assert "| sql | 1 | 1 | 1 | 0 | 0 |" in text
-    assert "| ❌ | `deploygate.toml::sql[null-slugs]` | query returned 3 rows (expected none) |" in text
-    assert "| ⚠️ | `deploygate.toml::sql[short-titles]` | query returned 2 rows (expected none) |" in text
+    assert "| ❌ | `deploygate.toml::sql[null-slugs]` | `query returned 3 rows (expected none)` |" in text
+    assert "| ⚠️ | `deploygate.toml::sql[short-titles]` | `query returned 2 rows (expected none)` |" in text
 
 
 def test_xdist_gives_the_same_outcomes_report_and_junit(reporting_gate: Gate) -> None:
@@ -199,7 +199,7 @@ def test_at_most_ten_annotations_of_each_kind_and_a_notice_of_the_rest(gate: Gat
     errors = [line for line in result.stdout.lines if line.startswith("::error ")]
     assert len(errors) == 10
     assert "DG_UNSET_0" in errors[0]  # in config order
-    result.stdout.fnmatch_lines(["::notice title=deploygate::4 checks more not annotated (GitHub shows 10 errors and "
+    result.stdout.fnmatch_lines(["::notice title=deploygate::4 more checks not annotated (GitHub shows 10 errors and "
                                  "10 warnings per step)*"])
 
 
@@ -212,7 +212,7 @@ def test_the_step_summary_gets_the_markdown_report(reporting_gate: Gate, monkeyp
     assert text.startswith("## Build\n\nok\n## ❌ Deploy gate failed: 2 passed, 1 failed, 1 warned, 1 error") or \
         text.startswith("## Build\n\nok\n## ❌ Deploy gate failed")
     assert text.count("Deploy gate failed") == 1  # written once, by the xdist controller
-    assert "| ❌ | `deploygate.toml::sql[null-slugs]` | query returned 3 rows (expected none) |" in text
+    assert "| ❌ | `deploygate.toml::sql[null-slugs]` | `query returned 3 rows (expected none)` |" in text
 
 
 def test_a_markdown_report_stays_below_the_step_summary_limit() -> None:
@@ -225,7 +225,7 @@ def test_a_markdown_report_stays_below_the_step_summary_limit() -> None:
                     "samples": [f"id={n}, c=NULL" for n in range(5)], "figures": {}})
     text = report.markdown()
     assert len(text.encode()) < 1_000_000
-    assert text.rstrip().endswith("the JSON report (`--deploygate-report gate.json`) and the job log have them all._")
+    assert text.rstrip().endswith("the JSON report (`--deploygate-report=gate.json`) and the job log have them all._")
     left = int(text.rstrip().splitlines()[-1].split()[0].lstrip("_").replace(",", ""))
     assert 0 < left < 10_000
     assert text.count("| ❌ |") == 10_000 - left
@@ -258,15 +258,16 @@ def test_prometheus_textfile_for_node_exporter(gate: Gate, monkeypatch: pytest.M
     assert sorted(p.name for p in (gate.path / "metrics").iterdir()) == ["gate.prom"]  # renamed into place
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(text) for s in family.samples}
-    labels = (("check", 'odd"name.slug:not_null'), ("kind", "rows"), ("severity", "fail"))
+    gate_label = ("gate", "deploygate.toml")
+    labels = (("check", 'odd"name.slug:not_null'), gate_label, ("kind", "rows"), ("severity", "fail"))
     assert samples[("deploygate_check_passed", labels)] == 0
-    assert samples[("deploygate_check_passed", (("check", "fine"), ("kind", "sql"), ("severity", "warn")))] == 1
+    assert samples[("deploygate_check_passed", (("check", "fine"), gate_label, ("kind", "sql"), ("severity", "warn")))] == 1
     assert samples[("deploygate_check_could_not_check", labels)] == 0
-    assert any(name.startswith("deploygate_check_") and name not in ("deploygate_check_passed", "deploygate_check_could_not_check")
-               for name, _ in samples)  # the figures
-    assert samples[("deploygate_checks", (("status", "failed"),))] == 1
-    assert samples[("deploygate_passed", ())] == 0
-    assert abs(samples[("deploygate_last_run_timestamp_seconds", ())] - time.time()) < 60
+    assert samples[("deploygate_figure_rows", labels)] == 2  # the figures
+    assert samples[("deploygate_checks", (gate_label, ("status", "failed")))] == 1
+    assert samples[("deploygate_passed", (gate_label,))] == 0
+    assert samples[("deploygate_exit_status", (gate_label,))] == 1
+    assert abs(samples[("deploygate_last_run_timestamp_seconds", (gate_label,))] - time.time()) < 60
 
 
 def test_junit_under_xunit2_is_valid_against_its_schema_and_xunit1_has_properties(reporting_gate: Gate) -> None:
@@ -299,3 +300,52 @@ def test_marks_the_config_declares_are_listed_by_markers(gate: Gate) -> None:
     result = gate.pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.nightly: declared in deploygate.toml",
                                  "@pytest.mark.payments: declared in deploygate.toml"], consecutive=False)
+
+
+def test_a_gate_that_did_not_get_to_its_checks_is_not_reported_as_passed(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    summary = gate.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    gate.config('[[environment]]\nrequire = ["PATH"]\nequals = 1\n')  # a config error: nothing runs
+    result = gate.run("--deploygate-report=gate.prom", "--deploygate-report=gate.json")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    families = {f.name: f for f in text_string_to_metric_families((gate.path / "gate.prom").read_text())}
+    assert families["deploygate_passed"].samples[0].value == 0
+    assert families["deploygate_exit_status"].samples[0].value == 2
+    assert json.loads((gate.path / "gate.json").read_text())["outcome"] == "error"
+    assert summary.read_text().startswith("## 💥 Deploy gate did not run: the run was interrupted (a config error?) (exit 2)")
+
+
+def test_a_report_that_cannot_be_written_is_said_and_the_result_stands(reporting_gate: Gate) -> None:
+    (reporting_gate.path / "a-folder.json").mkdir()
+    result = reporting_gate.run("--deploygate-report=a-folder.json", "--deploygate-report=ok.md")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stderr.fnmatch_lines(["deploygate: cannot write the report a-folder.json: *"])
+    assert (reporting_gate.path / "ok.md").is_file()
+    result.stdout.fnmatch_lines(["*= deploygate =*"])
+
+
+def test_a_plain_test_run_writes_no_step_summary(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = pytester.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile("def test_x():\n    assert False\n")
+    pytester.runpytest("-p", "no:cacheprovider")
+    assert not summary.exists()
+
+
+def test_the_markdown_puts_failures_before_warnings_and_rows_before_samples() -> None:
+    from pytest_deploygate.report import GateReport
+
+    report = GateReport()
+    for i in range(3000):
+        status = "warned" if i < 2000 else "failed"
+        report.add({"nodeid": f"deploygate.toml::sql[q{i}]", "order": i, "kind": "sql", "id": f"q{i}", "status": status,
+                    "severity": "warn" if status == "warned" else "fail", "verdict": "v" * 600,
+                    "samples": ["id=1"] * 5, "figures": {}})
+    text = report.markdown()
+    assert len(text.encode()) < 1_000_000
+    rows = [line for line in text.splitlines() if line.startswith("| ❌") or line.startswith("| ⚠️")]
+    assert sum(line.startswith("| ❌") for line in rows) == 1000  # every failure, first
+    assert text.index("| ❌") < text.index("| ⚠️")
+    assert text.index("<details>") > text.rindex("| ⚠️")

@@ -7,6 +7,7 @@ reported (with a suggestion) instead of silently ignored.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -511,9 +512,9 @@ def load_config(path: Path, kinds: Mapping[str, CheckKind[Any, Any]], environ: M
         for index, table in enumerate(tables, start=1):
             entries.append(_read_entry(kinds[kind_name], index, table, loading, settings))
 
-    targets = _expand(entries, kinds, display)
     secrets = [*loading.used.values(), *loading.secrets,
                *(secret for db in databases.values() for secret in db.url.secrets)]
+    targets = _expand(entries, kinds, display, Redactor(s for s in secrets if s))
     return GateConfig(path, display, settings, databases, tuple(entries), targets,
                       tuple(s for s in secrets if s))
 
@@ -618,7 +619,8 @@ def _entry_database(kind: CheckKind[Any, Any], reader: EntryReader) -> str | Non
     return None
 
 
-def _expand(entries: Sequence[Entry[Any]], kinds: Mapping[str, CheckKind[Any, Any]], display: str) -> tuple[Target[Any, Any], ...]:
+def _expand(entries: Sequence[Entry[Any]], kinds: Mapping[str, CheckKind[Any, Any]], display: str,
+            redactor: Redactor | None = None) -> tuple[Target[Any, Any], ...]:
     targets: list[Target[Any, Any]] = []
     seen: dict[str, Entry[Any]] = {}
     for entry in entries:
@@ -626,6 +628,11 @@ def _expand(entries: Sequence[Entry[Any]], kinds: Mapping[str, CheckKind[Any, An
             expanded = kinds[entry.kind].expand(entry)
         except ConfigError as exc:  # kinds name the file by path; messages name it as the user does
             raise ConfigError(display, exc.where, exc.key, exc.message) from None
+        if redactor is not None:
+            # an id is a node id, in every output: a `${VAR}` value in a file name a glob found
+            # (`path = "${LOG_DIR}/*.log"`) or in a path is masked there too
+            expanded = [dataclasses.replace(t, suffix=redactor(t.suffix), subject=redactor(t.subject))
+                        if redactor(t.suffix) != t.suffix or redactor(t.subject) != t.subject else t for t in expanded]
         for target in expanded:
             other = seen.get(target.item_name)
             if other is not None:

@@ -281,19 +281,36 @@ class GateReporter:
         return not hasattr(self.config, "workerinput") and (
             bool(self.config.getoption("deploygate_annotations")) or os.environ.get("GITHUB_ACTIONS") == "true")
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):  # the controller writes them, once
             return
-        for path in self.config.getoption("deploygate_report") or ():
-            self.state.records().write(Path(self.config.invocation_params.dir, path))
+        if not (self.state.active or self.state.report is not None):
+            return  # a pytest run without the gate (the plugin loads with every run)
         import os
 
+        report = self.state.records()
+        report.exitstatus = int(exitstatus)
+        for path in self.config.getoption("deploygate_report") or ():
+            target = Path(self.config.invocation_params.dir, path)
+            try:
+                report.write(target)
+            except OSError as exc:  # the gate's own result stands: said, not a traceback
+                self._warn(f"cannot write the report {path}: {exc.strerror or exc}")
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        report = self.state.report
-        if summary and report is not None and report.records:
-            # GitHub's step summary: appended, as each step's tools do
-            with open(summary, "a", encoding="utf-8") as out:
-                out.write(report.markdown() + "\n")
+        if summary and (report.records or report.exitstatus not in (0, 5)):
+            from .report import MARKDOWN_LIMIT
+
+            try:
+                # appended, as each step's tools do; GitHub's 1 MiB is for the whole step
+                used = os.path.getsize(summary) if os.path.exists(summary) else 0
+                with open(summary, "a", encoding="utf-8") as out:
+                    out.write(report.markdown(limit=max(MARKDOWN_LIMIT - used, 2_000)) + "\n")
+            except OSError as exc:
+                self._warn(f"cannot append to the step summary ({summary}): {exc.strerror or exc}")
+
+    def _warn(self, message: str) -> None:
+        sys.stderr.write(f"deploygate: {message}\n")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

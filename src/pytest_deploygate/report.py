@@ -36,8 +36,8 @@ def record_for(item: GateItem, report: pytest.TestReport) -> dict[str, Any] | No
     target = item.target
     result = item.stash.get(RESULT_KEY, None)
     if report.when == "call":
-        if result is None:
-            status, verdict = "error", _first_line(report.longreprtext)
+        if result is None:  # the item itself broke (a fixture, a kind's bug): pytest's own message
+            status, verdict = "error", _crash_message(report)
         elif result.status in ("failed", "error"):
             warned = item.severity_of(result) == "warn"
             status, verdict = ("warned" if warned else result.status), result.verdict
@@ -46,14 +46,16 @@ def record_for(item: GateItem, report: pytest.TestReport) -> dict[str, Any] | No
     elif report.when == "setup" and not report.passed:
         status = "skipped" if report.skipped else "error"
         longrepr = report.longrepr
-        verdict = str(longrepr[2]) if isinstance(longrepr, tuple) else _first_line(report.longreprtext)
+        verdict = str(longrepr[2]) if isinstance(longrepr, tuple) else _crash_message(report)
         verdict = verdict.removeprefix("Skipped: ")
     else:
         return None
+    redact = item.gate.redactor
     return {
-        "nodeid": item.display_nodeid,
+        "nodeid": redact(item.display_nodeid),
         "order": item.order,
-        "file": item.display_nodeid.split("::")[0],
+        # the config file, relative to the rootdir (with `..` for one given from elsewhere)
+        "file": os.path.relpath(item.path, item.config.rootpath),
         "line": item.line + 1,  # of its entry's [[kind]] header, 1-based
         "kind": target.entry.kind,
         "id": item.gate.redactor(target.id),
@@ -61,15 +63,23 @@ def record_for(item: GateItem, report: pytest.TestReport) -> dict[str, Any] | No
         "database": target.entry.database,
         "severity": target.effective_severity,
         "status": status,
-        "verdict": item.gate.redactor(verdict),
+        # could not check, whatever it counted as (a warning with could_not_check = "warn")
+        "could_not_check": status == "error" or (result is not None and result.status == "error"),
+        "verdict": redact(verdict),
         "samples": list(result.samples) if result is not None and status in ("failed", "warned", "error") else [],
         "figures": dict(result.figures) if result is not None else {},
         "duration": round(report.duration, 6),
     }
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
+def _crash_message(report: pytest.TestReport) -> str:
+    """What broke, as pytest says it: the exception's message, not the first line of a traceback."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None)
+    if isinstance(message, str) and message.strip():
+        return message.strip().splitlines()[0]
+    text = report.longreprtext.strip()
+    return text.splitlines()[-1] if text else ""
 
 
 class GateReport:
@@ -78,6 +88,9 @@ class GateReport:
     def __init__(self) -> None:
         self.records: dict[str, dict[str, Any]] = {}
         self.collected = 0
+        #: pytest's exit status, once the session has finished: a run that did not get to its
+        #: checks (a broken config: 2; nothing selected: 5) is not a passing gate
+        self.exitstatus: int | None = None
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.records[record["nodeid"]] = dict(record)
@@ -89,8 +102,20 @@ class GateReport:
         return Counter(r["status"] for r in self.records.values())
 
     def verdict(self) -> str:
+        """PASSED, FAILED, or DID NOT RUN: pytest stopped before the checks (a config error: exit 2)
+        or ran none (exit 5), which no report may call a pass."""
         counts = self.counts()
-        return "FAILED" if counts["failed"] or counts["error"] else "PASSED"
+        if self.exitstatus not in (None, 0, 1) or not self.records:
+            return "DID NOT RUN"
+        return "FAILED" if counts["failed"] or counts["error"] or self.exitstatus == 1 else "PASSED"
+
+    def outcome_line(self) -> str:
+        if self.verdict() == "DID NOT RUN":
+            why = {2: "the run was interrupted (a config error?)", 3: "pytest hit an internal error",
+                   4: "pytest was called wrongly", 5: "no check was selected"}.get(self.exitstatus or 0, "no check ran")
+            return f"💥 Deploy gate did not run: {why} (exit {self.exitstatus})"
+        icon = "✅" if self.verdict() == "PASSED" else "❌"
+        return f"{icon} Deploy gate {self.verdict().lower()}: {self.summary_line()}"
 
     def summary_line(self) -> str:
         counts = self.counts()
@@ -125,7 +150,8 @@ class GateReport:
         document = {
             "tool": "pytest-deploygate",
             "version": __version__,
-            "outcome": self.verdict().lower(),
+            "outcome": {"DID NOT RUN": "error"}.get(self.verdict(), self.verdict().lower()),
+            "exit_status": self.exitstatus,
             "counts": {s: self.counts()[s] for s in STATUSES},
             "checks": self.ordered(),
         }
@@ -133,60 +159,78 @@ class GateReport:
 
     def markdown(self, limit: int = MARKDOWN_LIMIT) -> str:
         """The run as Markdown, fit for a CI step summary: at most `limit` bytes (GitHub keeps 1 MiB
-        of a step summary), with a last line saying what was left out."""
-        icon = "✅" if self.verdict() == "PASSED" else "❌"
-        lines = [f"## {icon} Deploy gate {self.verdict().lower()}: {self.summary_line()}", ""]
+        of a step summary). The failures and the checks that could not run come first, then the
+        warnings; every row before any sample; what did not fit is counted in a last line."""
+        lines = [f"## {self.outcome_line()}", ""]
         by_kind: dict[str, Counter[str]] = defaultdict(Counter)
         for record in self.records.values():
             by_kind[record["kind"]][record["status"]] += 1
-        lines += ["| kind | " + " | ".join(STATUSES) + " |", "|---" * (len(STATUSES) + 1) + "|"]
-        for kind, c in sorted(by_kind.items()):
-            lines.append(f"| {kind} | " + " | ".join(str(c[s]) for s in STATUSES) + " |")
-        problems = [r for r in self.ordered() if r["status"] in ("failed", "warned", "error")]
-        # what is left of the budget once the note that may close it is kept aside
-        budget = limit - len("\n".join(lines).encode()) - 400
+        if by_kind:
+            lines += ["| kind | " + " | ".join(STATUSES) + " |", "|---" * (len(STATUSES) + 1) + "|"]
+            for kind, c in sorted(by_kind.items()):
+                lines.append(f"| {kind} | " + " | ".join(str(c[s]) for s in STATUSES) + " |")
+        rank = {"failed": 0, "error": 0, "warned": 1}
+        problems = sorted((r for r in self.ordered() if r["status"] in rank), key=lambda r: rank[r["status"]])
+        budget = limit - len("\n".join(lines).encode()) - 600  # the closing notes' room
         rows: list[str] = []
-        details: list[str] = []
-        shown = 0
         for record in problems:
-            row = f"| {MARKS[record['status']]} | `{_cell(record['nodeid'])}` | {_cell(record['verdict'])} |"
-            cost = len(row.encode()) + 1
-            if cost > budget:
+            row = f"| {MARKS[record['status']]} | {_cell(record['nodeid'])} | {_cell(record['verdict'], 2000)} |"
+            if len(row.encode()) + 1 > budget:
                 break
             rows.append(row)
+            budget -= len(row.encode()) + 1
+        details: list[str] = []
+        with_samples = [r for r in problems[:len(rows)] if r["samples"]]
+        shown_samples = 0
+        for record in with_samples:
+            block = ["", f"<details><summary><code>{_html(record['nodeid'])}</code></summary>", "", "```",
+                     *(sample.replace("```", "ˋˋˋ") for sample in record["samples"]), "```", "", "</details>"]
+            cost = len("\n".join(block).encode()) + 1
+            if cost > budget:
+                break
+            details += block
             budget -= cost
-            shown += 1
-            if record["samples"]:
-                block = ["", f"<details><summary><code>{_html(record['nodeid'])}</code></summary>", "",
-                         "```", *record["samples"], "```", "", "</details>"]
-                block_cost = len("\n".join(block).encode()) + 1
-                if block_cost <= budget - 200 * (len(problems) - shown):  # rows first, then details
-                    details += block
-                    budget -= block_cost
+            shown_samples += 1
         if rows:
             lines += ["", "| | check | verdict |", "|---|---|---|", *rows, *details]
-        if shown < len(problems):
-            lines += ["", f"_{plural_checks(len(problems) - shown)} left out to stay within GitHub's 1 MiB step "
-                          "summary: the JSON report (`--deploygate-report gate.json`) and the job log have them all._"]
+        left, samples_left = len(problems) - len(rows), len(with_samples) - shown_samples
+        if left or samples_left:
+            said = " and ".join(part for part in (f"{plural_checks(left)}" if left else "",
+                                                    f"the samples of {plural_checks(samples_left)}" if samples_left else "") if part)
+            lines += ["", f"_{said} left out to stay within GitHub's 1 MiB step summary: the JSON report "
+                          "(`--deploygate-report=gate.json`) and the job log have them all._"]
         return "\n".join(lines) + "\n"
 
     def prometheus(self, now: float | None = None) -> str:
         """The node_exporter textfile-collector format (Prometheus text 0.0.4): per check its
-        outcome and figures as gauges, labelled by kind, check and severity; and the run's time."""
+        outcome and figures as gauges, labelled by gate file, kind, check and severity; and the
+        run's outcome and time, labelled by gate file (two gates may share a textfile folder)."""
         families: dict[str, list[str]] = defaultdict(list)
+        seen: set[tuple[str, str]] = set()
+        gates = sorted({record["file"] for record in self.records.values()}) or [""]
         for record in self.ordered():
-            labels = _labels(kind=record["kind"], check=record["id"], severity=record["severity"])
+            labels = _labels(gate=record["file"], kind=record["kind"], check=record["id"], severity=record["severity"])
             if record["status"] != "skipped":
                 families["deploygate_check_passed"].append(f"{{{labels}}} {int(record['status'] == 'passed')}")
-                families["deploygate_check_could_not_check"].append(f"{{{labels}}} {int(record['status'] == 'error')}")
+                families["deploygate_check_could_not_check"].append(
+                    f"{{{labels}}} {int(bool(record.get('could_not_check')))}")
             for name, value in record.get("figures", {}).items():
-                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                number = _finite(value)
+                metric = f"deploygate_figure_{_metric_name(name)}"
+                if number is None or (metric, labels) in seen:  # `p-50` and `p_50`: the first
                     continue
-                families[f"deploygate_check_{_metric_name(name)}"].append(f"{{{labels}}} {_number(value)}")
+                seen.add((metric, labels))
+                families[metric].append(f"{{{labels}}} {_number(number)}")
         counts = self.counts()
-        families["deploygate_checks"] = [f'{{status="{status}"}} {counts[status]}' for status in STATUSES]
-        families["deploygate_passed"] = [f" {int(self.verdict() == 'PASSED')}"]
-        families["deploygate_last_run_timestamp_seconds"] = [f" {_number(round(now if now is not None else time.time(), 3))}"]
+        passed = int(self.verdict() == "PASSED")
+        stamp = _number(round(now if now is not None else time.time(), 3))
+        for gate in gates:
+            per_gate = Counter(r["status"] for r in self.records.values() if r["file"] == gate)
+            families["deploygate_checks"] += [f'{{{_labels(gate=gate, status=status)}}} {per_gate[status] if gate else counts[status]}'
+                                              for status in STATUSES]
+            families["deploygate_passed"].append(f"{{{_labels(gate=gate)}}} {passed}")
+            families["deploygate_exit_status"].append(f"{{{_labels(gate=gate)}}} {self.exitstatus if self.exitstatus is not None else -1}")
+            families["deploygate_last_run_timestamp_seconds"].append(f"{{{_labels(gate=gate)}}} {stamp}")
         out: list[str] = []
         for name in sorted(families):
             out += [f"# HELP {name} {_HELP.get(name, _figure_help(name))}", f"# TYPE {name} gauge"]
@@ -207,26 +251,40 @@ class GateReport:
                     shown = path.resolve().relative_to(workspace.resolve()).as_posix()
                 except ValueError:
                     shown = path.as_posix()
-                title = f"deploygate {record['kind']}[{record['id']}]" + (" could not check" if record["status"] == "error" else "")
+                title = f"deploygate {record['kind']}[{record['id']}]" + (" could not check" if record.get("could_not_check") else "")
                 message = "\n".join([record["verdict"], *record.get("samples", [])[:5]])
                 yield (f"::{command} file={_property(shown)},line={record['line']},title={_property(title)}::"
                        f"{_data(message)}")
         left = max(0, len(errors) - ANNOTATIONS_SHOWN) + max(0, len(warnings) - ANNOTATIONS_SHOWN)
         if left:
-            yield (f"::notice title=deploygate::{_data(f'{plural_checks(left)} more not annotated (GitHub shows {ANNOTATIONS_SHOWN} errors and {ANNOTATIONS_SHOWN} warnings per step): the job log and the step summary list them all')}")
+            yield (f"::notice title=deploygate::{_data(f'{left:,} more {plural_word(left)} not annotated (GitHub shows {ANNOTATIONS_SHOWN} errors and {ANNOTATIONS_SHOWN} warnings per step): the job log and the step summary list them all')}")
 
 
 def plural_checks(n: int) -> str:
-    return f"{n:,} check{'s' if n != 1 else ''}"
+    return f"{n:,} {plural_word(n)}"
+
+
+def plural_word(n: int) -> str:
+    return "check" if n == 1 else "checks"
 
 
 def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path` (the target of a link there) and rename it
+    into place: a reader never sees half. The file gets the mode an existing one had, else what
+    the umask allows."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
-        os.chmod(temporary, 0o644)
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -237,13 +295,23 @@ _HELP = {
     "deploygate_check_passed": "1 when the deploy gate check passed, 0 when it failed, warned or could not check",
     "deploygate_check_could_not_check": "1 when the check could not run (a database down, a query error)",
     "deploygate_checks": "checks of the last run, by outcome",
-    "deploygate_passed": "1 when the last run of the deploy gate passed",
+    "deploygate_passed": "1 when the last run of the deploy gate passed (0 when it failed or did not get to its checks)",
+    "deploygate_exit_status": "pytest's exit status of the last run (0 passed, 1 a check failed, 2 interrupted: a config error, 5 nothing selected)",
     "deploygate_last_run_timestamp_seconds": "when the deploy gate last ran (Unix time)",
 }
 
 
 def _figure_help(name: str) -> str:
-    return f"the figure {name.removeprefix('deploygate_check_')} the check measured"
+    return f"the figure {name.removeprefix('deploygate_figure_')} the check measured"
+
+
+def _finite(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # an int too large for a float
+        return None
 
 
 def _metric_name(name: str) -> str:
@@ -271,8 +339,18 @@ def _property(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _cell(text: str, limit: int = 0) -> str:
+    """A table cell as a code span, so that nothing in it (`*`, `_`, HTML) is read as Markdown:
+    one line, cut at `limit` characters, a fence longer than any run of backticks in it, and `|`
+    escaped (GitHub splits cells on it even in code)."""
+    text = " ".join(text.split())
+    if limit and len(text) > limit:
+        text = text[:limit - 1] + "…"
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    escaped = text.replace("|", "\\|")
+    return f"{fence}{pad}{escaped}{pad}{fence}"
 
 
 def _html(text: str) -> str:
