@@ -476,3 +476,17 @@ def test_a_folder_that_cannot_be_searched_is_reported_not_raised(tmp_path: Path,
     found = paths.find(tmp_path, "locked/sub/*.log")
     assert found.files == {}
     assert found.unreadable == [("locked/sub", "Permission denied")]
+
+
+def test_a_secret_in_the_glob_never_reaches_an_item_id(gate: Gate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`${VAR}` values are secrets: the files a glob with one finds are named with it masked, in
+    pytest's ids, JUnit and the reports (the loader masks every id a kind makes)."""
+    monkeypatch.setenv("DG_LOG_DIR", "hunter2hunter2dir")
+    write(gate.path / "hunter2hunter2dir" / "a.log", ["ECONNREFUSED"])
+    gate.config("[[logs]]\npath = \"${DG_LOG_DIR}/*.log\"\nforbid = ['ECONNREFUSED']\n"
+                "[[build]]\nsources = \"${DG_LOG_DIR}/*.log\"\noutputs = \"${DG_LOG_DIR}/*.out\"\n")
+    result = gate.run("-v", "--junitxml=out.xml", "--deploygate-report=r.json", "--deploygate-report=r.md")
+    result.stdout.fnmatch_lines(["*logs[[]***/a.log[]] FAILED*", "*build[[]***[]] FAILED*"])
+    for text in (result.stdout.str(), *(
+            (gate.path / name).read_text() for name in ("out.xml", "r.json", "r.md"))):
+        assert "hunter2hunter2dir" not in text

@@ -97,13 +97,12 @@ class Ahead:
         finally:
             job.release(self._slots)
 
-    def take(self, key: Hashable, work: Callable[[], Any], bound: float) -> Any:
-        """The result of the fetch for `key`, started now if it was not started ahead.
+    def take(self, key: Hashable) -> Any:
+        """The result of the fetch started for `key` (see :meth:`start`).
 
         Raises what the work raised, or FetchTimeout (a CheckError) when it has not finished
-        `bound` seconds after it began (its thread is left to end on its own; its slot is given back).
+        its bound after it began (its thread is left to end on its own; its slot is given back).
         """
-        self.start(key, work, bound)
         with self._lock:
             job = self._jobs.pop(key)
         job.began.wait(job.bound + 1.0)  # hold() takes at most `bound` to begin it

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +31,7 @@ from .wording import count, format_duration, plural
 
 __all__ = [
     "AspectKind", "CheckKind", "DatabaseUse", "Entry", "Figure", "Result", "RunContext", "RunOptions",
-    "Severity", "Target", "count", "item_id", "plural", "shared_by_workers",
+    "Severity", "Target", "count", "id_part", "item_id", "plural", "shared_by_workers",
 ]
 
 if TYPE_CHECKING:
@@ -58,6 +59,12 @@ def item_id(name: str, *parts: str, aspect: str | None = None) -> str:
     """
     text = ".".join(part for part in (name, *parts) if part)
     return f"{text}:{aspect}" if aspect else text
+
+
+def id_part(text: str) -> str:
+    """Text (a path, a URL's path) as part of an item id: `%`, brackets, whitespace and control
+    characters, which an id cannot hold, percent-encoded, so that two texts never give one id."""
+    return re.sub(r"[%\[\]\s\x00-\x1f\x7f]", lambda m: f"%{ord(m.group()):02X}", text)
 
 
 @dataclass(frozen=True)
@@ -255,11 +262,16 @@ class RunContext:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise CheckError(f"{what}: stopped after {format_duration(self.timeout)} (the check's timeout)")
 
+    def fetch_ahead(self, kind: CheckKind[Any, PayloadT], target: Target[Any, PayloadT]) -> None:
+        """Start `kind.fetch` for `target` (whose context this is) before its item runs."""
+        self.ahead.start(fetch_key(target), lambda: kind.fetch(target, self), kind.fetch_bound(target))
+
     def fetched(self, kind: CheckKind[Any, PayloadT], target: Target[Any, PayloadT]) -> Any:
         """What `kind.fetch(target, ...)` returned: taken from the fetch the gate started ahead
         of this item, or fetched now. Raises what the fetch raised, or CheckError when it has not
         finished within `kind.fetch_bound(target)` seconds."""
-        return self.ahead.take(fetch_key(target), lambda: kind.fetch(target, self), kind.fetch_bound(target))
+        self.fetch_ahead(kind, target)  # started now, if the gate did not start it ahead
+        return self.ahead.take(fetch_key(target))
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per process and share: one scan serves every item that needs it.

@@ -604,7 +604,9 @@ def _read_entry(kind: CheckKind[Any, Any], index: int, table: Mapping[str, Any],
     reader.unknown_keys()
     return Entry(
         kind=kind.name, index=index,
-        name=name if name is not None else kind.default_name(options, index, database),
+        # a name derived from what the entry says (a URL's path, a glob's folder) may hold a
+        # `${VAR}` value; one written as `name` is taken as written (not interpolated)
+        name=name if name is not None else reader.redactor(kind.default_name(options, index, database)),
         severity=severity, marks=marks, timeout=timeout, skip=skip, options=options,
         source=loading.file, database=database,
     )

@@ -241,7 +241,7 @@ class GateItem(pytest.Function):
         context = runtime.context(self.gate, self.target, fixtures)
         if self.kind.fetches:
             # this item's fetch first, then those of the items that follow it, which run meanwhile
-            runtime.fetch_ahead(self.gate, self.kind, self.target, fixtures)
+            context.fetch_ahead(self.kind, self.target)
             for item in islice(self.following(), self.gate.settings.http_concurrency - 1):
                 runtime.fetch_ahead(item.gate, item.kind, item.target, fixtures)
         result: Result = self.config.hook.pytest_deploygate_run_check(

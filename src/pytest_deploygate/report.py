@@ -22,6 +22,7 @@ import pytest
 
 from . import __version__
 from .items import RESULT_KEY, GateItem
+from .wording import plural
 
 STATUSES = ("passed", "failed", "warned", "skipped", "error")
 MARKS = {"passed": "✅", "failed": "❌", "warned": "⚠️", "skipped": "⏭️", "error": "💥"}
@@ -195,8 +196,8 @@ class GateReport:
             lines += ["", "| | check | verdict |", "|---|---|---|", *rows, *details]
         left, samples_left = len(problems) - len(rows), len(with_samples) - shown_samples
         if left or samples_left:
-            said = " and ".join(part for part in (f"{plural_checks(left)}" if left else "",
-                                                    f"the samples of {plural_checks(samples_left)}" if samples_left else "") if part)
+            said = " and ".join(part for part in (plural(left, "check") if left else "",
+                                                    f"the samples of {plural(samples_left, 'check')}" if samples_left else "") if part)
             lines += ["", f"_{said} left out to stay within GitHub's 1 MiB step summary: the JSON report "
                           "(`--deploygate-report=gate.json`) and the job log have them all._"]
         return "\n".join(lines) + "\n"
@@ -257,15 +258,9 @@ class GateReport:
                        f"{_data(message)}")
         left = max(0, len(errors) - ANNOTATIONS_SHOWN) + max(0, len(warnings) - ANNOTATIONS_SHOWN)
         if left:
-            yield (f"::notice title=deploygate::{_data(f'{left:,} more {plural_word(left)} not annotated (GitHub shows {ANNOTATIONS_SHOWN} errors and {ANNOTATIONS_SHOWN} warnings per step): the job log and the step summary list them all')}")
-
-
-def plural_checks(n: int) -> str:
-    return f"{n:,} {plural_word(n)}"
-
-
-def plural_word(n: int) -> str:
-    return "check" if n == 1 else "checks"
+            notice = (f"{plural(left, 'more check')} not annotated (GitHub shows {ANNOTATIONS_SHOWN} errors and "
+                      f"{ANNOTATIONS_SHOWN} warnings per step): the job log and the step summary list them all")
+            yield f"::notice title=deploygate::{_data(notice)}"
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .ahead import Ahead
-from .api import CheckKind, RunContext, RunOptions, Target, fetch_key
+from .api import CheckKind, RunContext, RunOptions, Target
 from .config import GateConfig
 from .db import DatabasePool
 
@@ -46,8 +46,7 @@ class GateRuntime:
     def fetch_ahead(self, gate: GateConfig, kind: CheckKind[Any, Any], target: Target[Any, Any],
                     fixtures: Mapping[str, Any] | None = None) -> None:
         """Start `kind.fetch` for a target whose item has not run yet (see `CheckKind.fetch`)."""
-        ctx = self.context(gate, target, fixtures)
-        ctx.ahead.start(fetch_key(target), lambda: kind.fetch(target, ctx), kind.fetch_bound(target))
+        self.context(gate, target, fixtures).fetch_ahead(kind, target)
 
     def close(self) -> None:
         for pool in self._pools.values():

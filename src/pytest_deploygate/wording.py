@@ -79,6 +79,14 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
+def printable(text: str, keep: str = "\t") -> str:
+    """Control characters (a terminal escape in a body or a log line) as escapes, never sent raw;
+    those in `keep` stay."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in keep else f"\\x{ord(ch):02x}" for ch in text)
+
+
 def show_value(value: Any) -> str:
     """A database value as a person reads it: NULL, '' for an empty string, long values cut."""
     if value is None:

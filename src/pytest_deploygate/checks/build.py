@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from ..api import CheckKind, Entry, Result, RunContext, Target
+from ..api import CheckKind, Entry, Result, RunContext, Target, id_part
 from ..config import EntryReader
 from ..errors import CheckError
 from ..wording import age, count, plural
@@ -47,6 +48,7 @@ def _wildcards(pattern: str) -> list[str]:
     return _WILDCARD.findall(pattern)
 
 
+@lru_cache(maxsize=64)
 def _capturing(pattern: str) -> re.Pattern[str]:
     """The glob as a regex whose groups are its wildcards, in order."""
     out, pos = [], 0
@@ -129,8 +131,7 @@ class BuildCheck(CheckKind[BuildOptions, None]):
     def default_name(self, options: BuildOptions, entry_index: int, database: str | None) -> str:
         """The outputs' folder: `build[backend/dist]`."""
         first = options.outputs[0] if options.outputs else options.map[0][1]
-        folder = glob_base(first)[0] or f"build{entry_index}"
-        return re.sub(r"[\[\]\s]", "_", folder)
+        return id_part(glob_base(first)[0]) or f"build{entry_index}"
 
     def expand(self, entry: Entry[BuildOptions]) -> list[Target[BuildOptions, None]]:
         return [Target.at(entry, payload=None, subject=", ".join(entry.options.outputs or
@@ -151,8 +152,7 @@ class BuildCheck(CheckKind[BuildOptions, None]):
                     raise CheckError(f"{shown(where)} cannot be read: {why}")
                 if result.escaping:
                     where, why = next(iter(result.escaping.items()))
-                    said = "a link out of the config's folder" if "outside" in why or "elsewhere" in why else why
-                    raise CheckError(f"{what} {shown(where)} is {said}: not followed (exclude it, or name the "
+                    raise CheckError(f"{what} {shown(where)} is {why}: not followed (exclude it, or name the "
                                      "files where they are)")
                 if result.folders and not result.files:
                     folders.append(f"{glob} is a folder: give a glob of its files, {glob}/**/*")
@@ -196,10 +196,12 @@ class BuildCheck(CheckKind[BuildOptions, None]):
 
     @staticmethod
     def _pairs(options: BuildOptions, sources: list[File]) -> Pairs:
-        """Each source a map names against its own output."""
+        """Each source a map names against its own output: the outputs of each map entry found by
+        one walk of their glob, not a look per source."""
         missing: list[tuple[str, str]] = []
         stale: list[tuple[str, str, int]] = []
         escaping: list[tuple[str, str]] = []
+        outputs = {output_glob: find(options.base, output_glob, mtimes=True) for _, output_glob in options.map}
         paired = 0
         for source in sources:
             for source_glob, output_glob in options.map:
@@ -207,8 +209,8 @@ class BuildCheck(CheckKind[BuildOptions, None]):
                 if output is None:
                     continue
                 paired += 1
-                found = find(options.base, output, mtimes=True)  # inside the config's folder, as the globs are
-                if found.escaping:
+                found = outputs[output_glob]
+                if output in found.escaping:
                     escaping.append((output, source.name))
                 elif output not in found.mtimes:
                     missing.append((output, source.name))

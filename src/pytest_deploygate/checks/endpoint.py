@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit, urlunsplit
 
 from ..ahead import FetchTimeout
-from ..api import CheckKind, Entry, Result, RunContext, Target
+from ..api import CheckKind, Entry, Result, RunContext, Target, id_part
 from ..config import EntryReader
 from ..errors import CheckError
-from ..wording import count, describe_value, format_duration, plural
+from ..wording import count, describe_value, format_duration, plural, printable
 from . import BUILTIN
 
 if TYPE_CHECKING:
@@ -54,7 +54,6 @@ SECRET_NAME = re.compile(r"key|token|secret|pass|pwd|auth|sig|session|credential
 #: response headers whose values are never shown
 SECRET_HEADERS = re.compile(r"^(set-cookie|cookie|authorization|proxy-authorization)$|token|secret|key", re.IGNORECASE)
 _STATUS_CLASS = re.compile(r"^[1-5]xx$", re.IGNORECASE)
-_NAME_UNSAFE = re.compile(r"[\[\]\s]+")
 
 
 @dataclass(frozen=True)
@@ -74,9 +73,8 @@ class EndpointOptions:
         url: the URL, interpolated (it may hold secrets: never shown whole).
         method: GET, POST, ...
         shown: how messages name the endpoint: `GET /api/communities` (no host, no query).
-        default_name: the id when the entry has no `name`: its path (`/api/communities`).
         headers, params: request headers and query parameters.
-        body: the request body (bytes), None for none; `json_body` says it is JSON.
+        body: the request body (bytes), None for none.
         follow_redirects: follow 3xx answers (default true).
         verify: verify TLS (true), not (false), or a CA bundle path.
         client_cert, client_key: a client certificate (PEM), and its key when not in the same file.
@@ -97,11 +95,9 @@ class EndpointOptions:
     url: str
     method: str
     shown: str
-    default_name: str
     headers: tuple[tuple[str, str], ...] = ()
     params: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
-    json_body: bool = False
     follow_redirects: bool = True
     verify: bool | str = True
     client_cert: str | None = None
@@ -149,7 +145,6 @@ class Exchange:
     """
 
     status: int | None = None
-    reason: str = ""
     error: str | None = None
     seconds: float = 0.0
     body: bytes = b""
@@ -252,14 +247,9 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
         if method == "HEAD" and (expressions or contains or not_contains or body_pattern):
             raise reader.error("method", "a HEAD answer has no body: json, contains and body_pattern need another method")
 
-        path = parts.path or "/"
-        shown = f"{method} {path}"
-        default = _NAME_UNSAFE.sub("_", reader.redactor(path))
-        if method != "GET":
-            default = f"{method}{default}"
         return EndpointOptions(
-            url=url, method=method, shown=shown, default_name=default,
-            headers=tuple(headers.items()), params=params, body=body, json_body=json_body,
+            url=url, method=method, shown=f"{method} {parts.path or '/'}",
+            headers=tuple(headers.items()), params=params, body=body,
             follow_redirects=follow, verify=verify, client_cert=client_cert, client_key=client_key,
             auth=auth, status=status, status_text=status_text, max_time=max_time,
             json=expressions, json_compiled=compiled, contains=contains, not_contains=not_contains,
@@ -379,7 +369,12 @@ class EndpointCheck(CheckKind[EndpointOptions, None]):
         return tuple(rules)
 
     def default_name(self, options: EndpointOptions, entry_index: int, database: str | None) -> str:
-        return options.default_name if options.default_name not in ("", "/") else f"endpoint{entry_index}"
+        """The URL's path (`/api/health`), the method before it when not GET (`POST/api/login`);
+        never the host or the query string, which may hold secrets."""
+        path = urlsplit(options.url).path
+        if path in ("", "/"):
+            return f"endpoint{entry_index}"
+        return id_part(path if options.method == "GET" else f"{options.method}{path}")
 
     def expand(self, entry: Entry[EndpointOptions]) -> list[Target[EndpointOptions, None]]:
         return [Target.at(entry, payload=None, subject=entry.options.shown)]
@@ -498,7 +493,6 @@ def _request(session: requests.Session, options: EndpointOptions, timeout: float
         return _failed(exchange, f"request failed: {_reason(exc)}{_where(exc, options)}", started, retryable=False)
     with response:
         exchange.status = response.status_code
-        exchange.reason = response.reason or ""
         exchange.headers = {name.lower(): value for name, value in response.headers.items()}
         exchange.url = response.url
         exchange.redirects = [r.url for r in response.history]
@@ -620,7 +614,7 @@ def _reason(exc: BaseException) -> str:
     text = str(exc.args[0] if exc.args else exc)
     text = re.sub(r"(?i)\b[a-z][a-z0-9+.-]*://\S+", "<url>", text)  # a URL of any scheme, with its query
     text = re.sub(r"(?i)\b(url|host):\s*\S+", "", text)
-    return _printable(text.strip(" :'\"")) or type(exc).__name__
+    return printable(text.strip(" :'\"")) or type(exc).__name__
 
 
 # -- TLS -----------------------------------------------------------------------------------------
@@ -746,7 +740,7 @@ def _place(url: str, base: str, *, query: bool = False) -> str:
     if query and parts.query:
         shown += "?" + "&".join(f"{name}={'***' if SECRET_NAME.search(name) else value}"
                                 for name, value in parse_qsl(parts.query, keep_blank_values=True))
-    return _printable(shown)
+    return printable(shown)
 
 
 def _header_problems(rule: HeaderRule, headers: dict[str, str]) -> list[str]:
@@ -929,13 +923,8 @@ def _backtick_numbers(expression: str) -> str:
 
 def _quote(text: str) -> str:
     """A value in quotes, as written (a regex keeps its single backslashes), cut at 100."""
-    text = _printable(text)
+    text = printable(text, keep="\n\t")
     return f"'{text if len(text) <= 100 else text[:99] + '…'}'"
-
-
-def _printable(text: str) -> str:
-    """Control characters (a terminal escape in a body) shown as escapes, never sent raw."""
-    return "".join(ch if ch.isprintable() or ch in "\n\t" else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def _body_lines(exchange: Exchange, samples: int) -> list[str]:
@@ -948,7 +937,7 @@ def _body_lines(exchange: Exchange, samples: int) -> list[str]:
     cut = len(text) > BODY_SHOWN or exchange.cut
     # every cut is marked `…`: the redactor masks a secret's start left before one
     start = text[:BODY_SHOWN] + ("…" if cut else "")
-    lines = [_printable(line) for line in start.splitlines() if line.strip()][: max(samples, 3)]
+    lines = [printable(line) for line in start.splitlines() if line.strip()][: max(samples, 3)]
     head = f"body ({plural(exchange.size, 'byte')}{', start shown' if cut else ''}):"
     return [head, *(f"  {line if len(line) <= 200 else line[:199] + '…'}" for line in lines)]
 

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
-from ..api import CheckKind, Entry, Result, RunContext, Target, shared_by_workers
+from ..api import CheckKind, Entry, Result, RunContext, Target, id_part, shared_by_workers
 from ..config import EntryReader
 from ..errors import CheckError
-from ..wording import count, format_duration, plural
+from ..wording import count, format_duration, plural, printable
 from . import BUILTIN
-from .paths import check_glob, find, glob_base, normal_glob, shown
+from .paths import check_glob, find, normal_glob, shown
 
 BLOCK = 8 * 1024 * 1024
 #: a line is checked on this many of its first bytes (a block's worth: a longer line is read on)
@@ -569,8 +569,9 @@ class LogsCheck(CheckKind[LogsOptions, LogFile]):
         found = shared_by_workers(key, read)
         targets = [Target.at(entry, id_part(name), payload=LogFile(name, path), subject=name)
                    for name, path in found["files"]]
-        targets += [Target.at(entry, id_part(name), subject=name, payload=LogFile(name, None, _link_problem(why, options)))
-                    for name, why in found["escaping"]]
+        targets += [Target.at(entry, id_part(name), subject=name, payload=LogFile(
+            name, None, f"is {why}: not followed (write the absolute path of the log it points to, to read it)"))
+            for name, why in found["escaping"]]
         if found["unreadable"]:
             where, why = found["unreadable"][0]
             more = f" (and {plural(len(found['unreadable']) - 1, 'more')})" if len(found["unreadable"]) > 1 else ""
@@ -600,13 +601,6 @@ class LogsCheck(CheckKind[LogsOptions, LogFile]):
         except OSError as exc:
             raise CheckError(f"{log.shown} cannot be read: {exc.strerror or exc}") from None
         return judge(log.shown, options, scan, ctx.samples)
-
-
-def _link_problem(why: str, options: LogsOptions) -> str:
-    if "outside" in why or "elsewhere" in why:
-        where = "the config's folder" if not os.path.isabs(options.path) else glob_base(options.path)[0]
-        return f"is a link out of {where}: not followed (write the absolute path of the log it points to, to read it)"
-    return f"is {why}"
 
 
 def judge(name: str, options: LogsOptions, scan: LogScan, samples: int) -> Result:
@@ -646,11 +640,5 @@ def judge(name: str, options: LogsOptions, scan: LogScan, samples: int) -> Resul
 
 
 def _show(line: str) -> str:
-    text = "".join(ch if ch.isprintable() or ch == "\t" else f"\\x{ord(ch):02x}" for ch in line.rstrip("\r"))
+    text = printable(line.rstrip("\r"))
     return text if len(text) <= LINE_SHOWN else text[:LINE_SHOWN - 1] + "…"
-
-
-def id_part(text: str) -> str:
-    """A path as part of an item id: `%`, brackets, whitespace and control characters, which an
-    id cannot hold, percent-encoded (so two names never give one id)."""
-    return re.sub(r"[%\[\]\s\x00-\x1f\x7f]", lambda m: f"%{ord(m.group()):02X}", text)

@@ -396,8 +396,8 @@ class Found:
         files: each file as messages show it (relative to the config's folder, or absolute when
             the glob is) -> its path on disk.
         mtimes: with `mtimes`, each file as shown -> its modification time (ns).
-        escaping: links the glob matches that lead outside where it may look, as shown -> why;
-            never followed.
+        escaping: links the glob matches that lead outside where it may look, as shown -> what
+            they are, worded for a message (`a link out of the config's folder`); never followed.
         unreadable: folders or files that could not be read -> why.
         folders: the glob, when it names a folder rather than files (a hint for the message).
     """
@@ -461,7 +461,7 @@ def find(base_dir: Path, pattern: str, *, mtimes: bool = False, exclude: Sequenc
             target, why = confined_target(os.path.join(real_base, head), real_base) if head else (real_base, "")
             if target is None:
                 if why != "a link to nothing (broken)":
-                    found.escaping[head] = why
+                    found.escaping[head] = _escape_wording(why, "the config's folder")
                 return found
             root, boundary = Path(target), Path(real_base)
         if not rest:  # a plain path: the file itself, if it is one
@@ -492,9 +492,18 @@ def find(base_dir: Path, pattern: str, *, mtimes: bool = False, exclude: Sequenc
         if relative in walked.mtimes:
             found.mtimes[name(relative)] = walked.mtimes[relative]
     matcher = glob_regex(rest)
-    found.escaping = {name(k): v for k, v in walked.escaping.items() if matcher.match(k) and not _excluded(name(k), exclude)}
+    boundary_said = "the config's folder" if not absolute else shown_head or "/"
+    found.escaping = {name(k): _escape_wording(v, boundary_said) for k, v in walked.escaping.items()
+                      if matcher.match(k) and not _excluded(name(k), exclude)}
     found.unreadable = [(name(where) if where != "." else shown_head or ".", why) for where, why in walked.unreadable]
     return found
+
+
+def _escape_wording(why: str, boundary: str) -> str:
+    """What a link that is not followed is, as a message says it."""
+    if "outside" in why or "elsewhere" in why:
+        return f"a link out of {boundary}"
+    return why
 
 
 def _excluded(name: str, exclude: Sequence[str]) -> bool:
